@@ -1,0 +1,91 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MailGrpc.Server.Configuration;
+
+/// <summary>
+/// The <c>MailGrpc</c> configuration section. Each concern owns a sub-section; docs/configuration.md lists every key and a
+/// test binds that document against these classes, so the reference cannot drift from the code.
+/// </summary>
+internal sealed class MailGrpcOptions
+{
+    public const string SectionName = "MailGrpc";
+
+    public RedisOptions Redis { get; set; } = new();
+
+    /// <summary>OAuth clients by name; mailboxes refer to them by that name.</summary>
+    public Dictionary<string, OAuthClientOptions> OAuthClients { get; set; } = new(StringComparer.Ordinal);
+
+    public EncryptionOptions Encryption { get; set; } = new();
+
+    public List<ApiKeyOptions> ApiKeys { get; set; } = [];
+
+    public NetworkOptions Network { get; set; } = new();
+
+    public TlsOptions Tls { get; set; } = new();
+
+    public TokenOptions Tokens { get; set; } = new();
+
+    public Pop3Options Pop3 { get; set; } = new();
+}
+
+internal sealed class RedisOptions
+{
+    /// <summary>A StackExchange.Redis configuration string; empty runs the embedded development store.</summary>
+    public string? Configuration { get; set; }
+}
+
+internal sealed class ApiKeyOptions
+{
+    /// <summary>The tenant whose mailboxes this key reads and writes.</summary>
+    public string Tenant { get; set; } = string.Empty;
+
+    /// <summary>Lower- or upper-case hex SHA-256 of the key; the key itself is never configured.</summary>
+    public string KeyHash { get; set; } = string.Empty;
+}
+
+internal sealed class NetworkOptions
+{
+    /// <summary>Allows POP3 hosts on loopback, private, link-local and metadata addresses (test rigs, on-premises servers).</summary>
+    public bool AllowPrivateAddresses { get; set; }
+
+    /// <summary>Host names or IP addresses exempt from the private-address refusal.</summary>
+    public List<string> AllowedHosts { get; set; } = [];
+}
+
+internal sealed class TlsOptions
+{
+    /// <summary>A PEM file with an extra root CA trusted for POP3 TLS and the OAuth HTTP client.</summary>
+    public string? ExtraTrustedCaFile { get; set; }
+}
+
+/// <summary>One OAuth client a mailbox can name in its <c>auth_method</c>.</summary>
+internal sealed class OAuthClientOptions
+{
+    [Required]
+    public OAuthProviderKind Provider { get; set; }
+
+    public string ClientId { get; set; } = string.Empty;
+
+    public string? ClientSecret { get; set; }
+
+    /// <summary>Microsoft only: the Entra tenant (a GUID, a domain, <c>organizations</c> or <c>common</c>).</summary>
+    public string? TenantId { get; set; }
+
+    /// <summary>Generic only: the issuer URL; endpoints come from its discovery document.</summary>
+    public string? Authority { get; set; }
+
+    /// <summary>Scopes to request; the provider's POP3 scope is the default.</summary>
+    public List<string> Scopes { get; set; } = [];
+
+    /// <summary>The redirect URIs registered with the provider; BeginAuthorization accepts only these.</summary>
+    public List<string> RedirectUris { get; set; } = [];
+}
+
+/// <summary>The kinds of OAuth provider MailGrpc speaks to.</summary>
+internal enum OAuthProviderKind
+{
+    None = 0,
+    Microsoft,
+    Google,
+    Generic,
+}

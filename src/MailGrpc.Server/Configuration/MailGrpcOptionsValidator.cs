@@ -1,0 +1,102 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace MailGrpc.Server.Configuration;
+
+/// <summary>Checks the whole <c>MailGrpc</c> section at start, so a bad setting stops the server with a clear message.</summary>
+internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGrpcOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MailGrpcOptions options)
+    {
+        var failures = new List<string>();
+
+        for (var i = 0; i < options.ApiKeys.Count; i++)
+        {
+            var key = options.ApiKeys[i];
+            if (!TenantPattern().IsMatch(key.Tenant))
+            {
+                failures.Add($"MailGrpc:ApiKeys:{i}:Tenant must be 1-64 characters of A-Z a-z 0-9 . _ -.");
+            }
+
+            if (!Sha256HexPattern().IsMatch(key.KeyHash))
+            {
+                failures.Add($"MailGrpc:ApiKeys:{i}:KeyHash must be the 64-character hex SHA-256 of the API key.");
+            }
+        }
+
+        foreach (var (clientName, client) in options.OAuthClients)
+        {
+            var prefix = $"MailGrpc:OAuthClients:{clientName}";
+            if (!ClientNamePattern().IsMatch(clientName))
+            {
+                failures.Add($"{prefix}: client names are 1-64 characters of A-Z a-z 0-9 . _ -.");
+            }
+
+            if (client.Provider == OAuthProviderKind.None)
+            {
+                failures.Add($"{prefix}:Provider must be Microsoft, Google or Generic.");
+            }
+
+            if (string.IsNullOrWhiteSpace(client.ClientId))
+            {
+                failures.Add($"{prefix}:ClientId is required.");
+            }
+
+            if (client.Provider == OAuthProviderKind.Generic && !IsHttpsUrl(client.Authority))
+            {
+                failures.Add($"{prefix}:Authority must be the provider's https issuer URL.");
+            }
+
+            foreach (var uri in client.RedirectUris)
+            {
+                if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttps && parsed.Scheme != Uri.UriSchemeHttp) || !string.IsNullOrEmpty(parsed.Fragment))
+                {
+                    failures.Add($"{prefix}:RedirectUris has '{uri}', which is not an absolute http(s) URL without a fragment.");
+                }
+            }
+        }
+
+        foreach (var (keyId, key) in options.Encryption.Keys)
+        {
+            if (!IsAes256Key(key))
+            {
+                failures.Add($"MailGrpc:Encryption:Keys:{keyId} must be a base64 256-bit key (32 bytes).");
+            }
+        }
+
+        if (!string.IsNullOrEmpty(options.Encryption.ActiveKeyId) && !options.Encryption.Keys.ContainsKey(options.Encryption.ActiveKeyId))
+        {
+            failures.Add("MailGrpc:Encryption:ActiveKeyId names a key that MailGrpc:Encryption:Keys does not have.");
+        }
+
+        if (!string.IsNullOrEmpty(options.Tls.ExtraTrustedCaFile) && !File.Exists(options.Tls.ExtraTrustedCaFile))
+        {
+            failures.Add($"MailGrpc:Tls:ExtraTrustedCaFile '{options.Tls.ExtraTrustedCaFile}' does not exist.");
+        }
+
+        if (options.Tokens.RefreshMargin < TimeSpan.Zero || options.Tokens.PendingAuthorizationLifetime <= TimeSpan.Zero)
+        {
+            failures.Add("MailGrpc:Tokens: RefreshMargin must be zero or more and PendingAuthorizationLifetime positive.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static bool IsHttpsUrl(string? value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps;
+
+    private static bool IsAes256Key(string value)
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        return Convert.TryFromBase64String(value, buffer, out var written) && written == 32;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    internal static partial Regex TenantPattern();
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    private static partial Regex ClientNamePattern();
+
+    [GeneratedRegex("^[0-9A-Fa-f]{64}$")]
+    private static partial Regex Sha256HexPattern();
+}

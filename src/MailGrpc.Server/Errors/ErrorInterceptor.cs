@@ -1,0 +1,56 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+
+namespace MailGrpc.Server.Errors;
+
+/// <summary>Turns every exception thrown by a gRPC handler into a rich status, through <see cref="ExceptionMapper"/>.</summary>
+internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Map(ex, context);
+        }
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(request, responseStream, context);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Map(ex, context);
+        }
+    }
+
+    private RpcException Map(Exception ex, ServerCallContext context)
+    {
+        var error = ExceptionMapper.Classify(ex, context.CancellationToken);
+        if (error.Code == StatusCode.Internal)
+        {
+            // The exception type and stack are logged; its message may hold protocol text, so the caller never sees it.
+            LogUnexpected(logger, ex, context.Method);
+        }
+        else
+        {
+            LogMapped(logger, context.Method, error.Code, error.Reason);
+        }
+
+        return ExceptionMapper.ToRpcException(error);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected error in {Method}")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string method);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} failed with {StatusCode} {Reason}")]
+    private static partial void LogMapped(ILogger logger, string method, StatusCode statusCode, string reason);
+}

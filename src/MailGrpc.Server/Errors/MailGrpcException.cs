@@ -1,0 +1,42 @@
+using Grpc.Core;
+
+namespace MailGrpc.Server.Errors;
+
+/// <summary>
+/// An error the caller should see as-is: a gRPC status code, a stable reason and a message that never holds a secret.
+/// Thrown anywhere; <see cref="ErrorInterceptor"/> turns it into a <c>google.rpc.Status</c>.
+/// </summary>
+internal sealed class MailGrpcException : Exception
+{
+    public MailGrpcException(StatusCode code, string reason, string message, IReadOnlyDictionary<string, string>? metadata = null, Exception? inner = null)
+        : base(message, inner)
+    {
+        Code = code;
+        Reason = reason;
+        Metadata = metadata ?? new Dictionary<string, string>();
+    }
+
+    public StatusCode Code { get; }
+
+    public string Reason { get; }
+
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    public static MailGrpcException InvalidArgument(string reason, string field, string message) =>
+        new(StatusCode.InvalidArgument, reason, message, new Dictionary<string, string> { ["field"] = field });
+
+    public static MailGrpcException NotFound(string reason, string message) => new(StatusCode.NotFound, reason, message);
+
+    public static MailGrpcException FailedPrecondition(string reason, string message) => new(StatusCode.FailedPrecondition, reason, message);
+
+    public static MailGrpcException PermissionDenied(string reason, string message) => new(StatusCode.PermissionDenied, reason, message);
+
+    public static MailGrpcException Aborted(string reason, string message) => new(StatusCode.Aborted, reason, message);
+
+    public static MailGrpcException Unavailable(string reason, string message, Exception? inner = null) => new(StatusCode.Unavailable, reason, message, inner: inner);
+
+    public static MailGrpcException ResourceExhausted(string reason, string message) => new(StatusCode.ResourceExhausted, reason, message);
+
+    public static MailGrpcException MailboxNotFound(string mailboxId) =>
+        new(StatusCode.NotFound, ErrorReasons.MailboxNotFound, $"Mailbox '{mailboxId}' does not exist.", new Dictionary<string, string> { ["mailbox_id"] = mailboxId });
+}

@@ -1,0 +1,17 @@
+using MailGrpc.Server.Services;
+
+namespace MailGrpc.Server.Hosting;
+
+/// <summary>Every endpoint MailGrpc serves.</summary>
+internal static class MailGrpcEndpointRouteBuilderExtensions
+{
+    public static WebApplication MapMailGrpc(this WebApplication app)
+    {
+        app.MapGrpcService<MailboxGrpcService>();
+        app.MapGrpcService<AuthorizationGrpcService>();
+        app.MapGrpcService<MessageGrpcService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        return app;
+    }
+}

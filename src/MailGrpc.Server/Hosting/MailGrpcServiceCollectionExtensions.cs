@@ -1,0 +1,50 @@
+using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Errors;
+using MailGrpc.Server.Mailboxes;
+using MailGrpc.Server.Network;
+using MailGrpc.Server.Callers;
+using MailGrpc.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace MailGrpc.Server.Hosting;
+
+/// <summary>All of MailGrpc's dependency-injection wiring, in one place.</summary>
+internal static class MailGrpcServiceCollectionExtensions
+{
+    public static WebApplicationBuilder AddMailGrpc(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddOptions<MailGrpcOptions>()
+            .Bind(builder.Configuration.GetSection(MailGrpcOptions.SectionName))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MailGrpcOptions>, MailGrpcOptionsValidator>();
+
+        // gRPC: errors are mapped by the outermost interceptor, so it also sees authentication failures.
+        services.AddGrpc(options =>
+        {
+            options.Interceptors.Add<ErrorInterceptor>();
+            options.Interceptors.Add<ApiKeyInterceptor>();
+            options.EnableDetailedErrors = false;
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks().AddCheck<StateStoreHealthCheck>("state-store");
+
+        // Callers.
+        services.AddSingleton<ApiKeyAuthenticator>();
+        services.AddSingleton<ApiKeyInterceptor>();
+        services.AddSingleton<ErrorInterceptor>();
+        services.AddHostedService<AnonymousModeGuard>();
+
+        // State.
+        services.AddStateStore(builder.Configuration);
+
+        // Mailboxes.
+        services.AddSingleton<HostGuard>();
+        services.AddSingleton<MailboxRepository>();
+        services.AddSingleton<MailboxManager>();
+
+        return builder;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+using MailGrpc.V1;
+
+namespace MailGrpc.Server.Mailboxes;
+
+/// <summary>A mailbox as stored. Holds no secret: credentials live under their own encrypted key.</summary>
+internal sealed record MailboxRecord
+{
+    public required string Tenant { get; init; }
+
+    public required string Id { get; init; }
+
+    public required string Username { get; init; }
+
+    public string DisplayName { get; init; } = string.Empty;
+
+    public Provider Provider { get; init; }
+
+    public required string Host { get; init; }
+
+    public int Port { get; init; }
+
+    public Security Security { get; init; }
+
+    public MailboxAuthKind AuthKind { get; init; }
+
+    /// <summary>The configured OAuth client's name, for OAuth mailboxes.</summary>
+    public string? OAuthClient { get; init; }
+
+    public SaslMechanism Mechanism { get; init; }
+
+    public MailboxState State { get; init; }
+
+    public string? LastErrorReason { get; init; }
+
+    public string? LastErrorMessage { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>The store's version of this document; not serialized, filled in on read.</summary>
+    [JsonIgnore]
+    public string Etag { get; init; } = string.Empty;
+}
+
+/// <summary>How a mailbox logs in.</summary>
+internal enum MailboxAuthKind
+{
+    None = 0,
+    OAuth,
+    Password,
+}
+
+[JsonSourceGenerationOptions(UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(MailboxRecord))]
+internal sealed partial class MailboxJsonContext : JsonSerializerContext;

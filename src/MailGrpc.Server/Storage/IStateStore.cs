@@ -1,0 +1,69 @@
+namespace MailGrpc.Server.Storage;
+
+/// <summary>A stored value with its version, for optimistic concurrency.</summary>
+internal readonly record struct VersionedValue(byte[] Value, string Version);
+
+/// <summary>
+/// The few primitives every part of MailGrpc keeps its state with. Two implementations run the same contract tests:
+/// <see cref="RedisStateStore"/> (the system of record, shared by replicas) and <see cref="InMemoryStateStore"/>
+/// (development only). Keys come from <see cref="StoreKeys"/>; all keys of one mailbox share a hash tag, so
+/// multi-key operations on one mailbox work on Redis Cluster too.
+/// </summary>
+internal interface IStateStore
+{
+    /// <summary>True when the store is the embedded development store.</summary>
+    bool IsEmbedded { get; }
+
+    /// <summary>Checks the store answers (health).</summary>
+    Task<bool> PingAsync(CancellationToken cancellationToken);
+
+    // Versioned documents (mailboxes, token sets).
+    Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes <paramref name="value"/> when the current version is <paramref name="expectedVersion"/>
+    /// (<c>null</c>: the key must not exist; <c>"*"</c>: any). Returns the new version, or <c>null</c> on conflict.
+    /// </summary>
+    Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, CancellationToken cancellationToken);
+
+    /// <summary>Deletes when the version matches (<c>"*"</c>: any). Returns false on conflict or when missing.</summary>
+    Task<bool> DeleteVersionedAsync(string key, string expectedVersion, CancellationToken cancellationToken);
+
+    // Plain values with optional expiry (pending authorizations, leases, locks).
+    Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
+
+    Task SetAsync(string key, byte[] value, TimeSpan? expiry, CancellationToken cancellationToken);
+
+    /// <summary>Sets the key only when it does not exist (a lock or lease). True when this call set it.</summary>
+    Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken);
+
+    /// <summary>Reads and deletes in one step (single-use values).</summary>
+    Task<byte[]?> TakeAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Extends the expiry when the key still holds <paramref name="value"/> (the holder's token).</summary>
+    Task<bool> RenewIfEqualAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the key when it still holds <paramref name="value"/>.</summary>
+    Task<bool> DeleteIfEqualAsync(string key, byte[] value, CancellationToken cancellationToken);
+
+    /// <summary>Deletes keys; returns how many existed.</summary>
+    Task<long> DeleteAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
+
+    // Sets (consumer ledgers, indexes of related keys).
+    Task<long> SetAddAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken);
+
+    Task<long> SetRemoveAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken);
+
+    /// <summary>For each member, whether it is in the set.</summary>
+    Task<bool[]> SetContainsAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<string>> SetMembersAsync(string key, CancellationToken cancellationToken);
+
+    // Ordered indexes (listing mailboxes by id): members sorted by ordinal string order.
+    Task IndexAddAsync(string key, string member, CancellationToken cancellationToken);
+
+    Task IndexRemoveAsync(string key, string member, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="count"/> members strictly after <paramref name="after"/> (or from the start when null).</summary>
+    Task<IReadOnlyList<string>> IndexRangeAsync(string key, string? after, int count, CancellationToken cancellationToken);
+}

@@ -1,0 +1,168 @@
+using System.Security.Cryptography;
+using StackExchange.Redis;
+
+namespace MailGrpc.Server.Storage;
+
+/// <summary>
+/// <see cref="IStateStore"/> on Redis through one shared <see cref="IConnectionMultiplexer"/>. Versioned documents are
+/// hashes <c>{v: value, e: version}</c>; compare-and-set runs as a Lua script, so it is atomic on one node and, because
+/// each script touches one key, valid on Redis Cluster.
+/// </summary>
+internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStore
+{
+    private const string PutVersionedScript = """
+        local cur = redis.call('HGET', KEYS[1], 'e')
+        if ARGV[2] == '' then
+          if cur then return false end
+        elseif ARGV[2] ~= '*' then
+          if cur ~= ARGV[2] then return false end
+        end
+        redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[3])
+        return ARGV[3]
+        """;
+
+    private const string DeleteVersionedScript = """
+        local cur = redis.call('HGET', KEYS[1], 'e')
+        if not cur then return 0 end
+        if ARGV[1] ~= '*' and cur ~= ARGV[1] then return 0 end
+        return redis.call('DEL', KEYS[1])
+        """;
+
+    private const string RenewIfEqualScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        end
+        return 0
+        """;
+
+    private const string DeleteIfEqualScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          return redis.call('DEL', KEYS[1])
+        end
+        return 0
+        """;
+
+    private static readonly RedisValue ValueField = "v";
+    private static readonly RedisValue VersionField = "e";
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public bool IsEmbedded => false;
+
+    public async Task<bool> PingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Db.PingAsync().WaitAsync(cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    public async Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken)
+    {
+        var fields = await Db.HashGetAsync(key, [ValueField, VersionField]).WaitAsync(cancellationToken);
+        if (fields[0].IsNull || fields[1].IsNull)
+        {
+            return null;
+        }
+
+        return new VersionedValue((byte[])fields[0]!, fields[1].ToString());
+    }
+
+    public async Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, CancellationToken cancellationToken)
+    {
+        var newVersion = NewVersion();
+        var result = await Db.ScriptEvaluateAsync(
+            PutVersionedScript,
+            [key],
+            [value, expectedVersion ?? string.Empty, newVersion]).WaitAsync(cancellationToken);
+        return result.IsNull ? null : newVersion;
+    }
+
+    public async Task<bool> DeleteVersionedAsync(string key, string expectedVersion, CancellationToken cancellationToken)
+    {
+        var result = await Db.ScriptEvaluateAsync(DeleteVersionedScript, [key], [expectedVersion]).WaitAsync(cancellationToken);
+        return (long)result == 1;
+    }
+
+    public async Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        var value = await Db.StringGetAsync(key).WaitAsync(cancellationToken);
+        return value.IsNull ? null : (byte[])value!;
+    }
+
+    public Task SetAsync(string key, byte[] value, TimeSpan? expiry, CancellationToken cancellationToken) =>
+        Db.StringSetAsync(key, value, expiry, When.Always).WaitAsync(cancellationToken);
+
+    public Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken) =>
+        Db.StringSetAsync(key, value, expiry, When.NotExists).WaitAsync(cancellationToken);
+
+    public async Task<byte[]?> TakeAsync(string key, CancellationToken cancellationToken)
+    {
+        var value = await Db.StringGetDeleteAsync(key).WaitAsync(cancellationToken);
+        return value.IsNull ? null : (byte[])value!;
+    }
+
+    public async Task<bool> RenewIfEqualAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken)
+    {
+        var result = await Db.ScriptEvaluateAsync(RenewIfEqualScript, [key], [value, (long)expiry.TotalMilliseconds]).WaitAsync(cancellationToken);
+        return (long)result == 1;
+    }
+
+    public async Task<bool> DeleteIfEqualAsync(string key, byte[] value, CancellationToken cancellationToken)
+    {
+        var result = await Db.ScriptEvaluateAsync(DeleteIfEqualScript, [key], [value]).WaitAsync(cancellationToken);
+        return (long)result == 1;
+    }
+
+    public async Task<long> DeleteAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        // One DEL per key: keys may belong to different slots on a cluster.
+        var tasks = keys.Select(k => Db.KeyDeleteAsync(k)).ToArray();
+        var deleted = await Task.WhenAll(tasks).WaitAsync(cancellationToken);
+        return deleted.Count(d => d);
+    }
+
+    public Task<long> SetAddAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
+        Db.SetAddAsync(key, ToValues(members)).WaitAsync(cancellationToken);
+
+    public Task<long> SetRemoveAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
+        Db.SetRemoveAsync(key, ToValues(members)).WaitAsync(cancellationToken);
+
+    public Task<bool[]> SetContainsAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
+        members.Count == 0 ? Task.FromResult(Array.Empty<bool>()) : Db.SetContainsAsync(key, ToValues(members)).WaitAsync(cancellationToken);
+
+    public async Task<IReadOnlyList<string>> SetMembersAsync(string key, CancellationToken cancellationToken)
+    {
+        var members = await Db.SetMembersAsync(key).WaitAsync(cancellationToken);
+        return members.Select(m => m.ToString()).ToArray();
+    }
+
+    public Task IndexAddAsync(string key, string member, CancellationToken cancellationToken) =>
+        Db.SortedSetAddAsync(key, member, 0).WaitAsync(cancellationToken);
+
+    public Task IndexRemoveAsync(string key, string member, CancellationToken cancellationToken) =>
+        Db.SortedSetRemoveAsync(key, member).WaitAsync(cancellationToken);
+
+    public async Task<IReadOnlyList<string>> IndexRangeAsync(string key, string? after, int count, CancellationToken cancellationToken)
+    {
+        // All scores are 0, so ZRANGEBYLEX orders members by bytes (ordinal).
+        var values = await Db.SortedSetRangeByValueAsync(
+            key,
+            min: after is null ? default : (RedisValue)after,
+            max: default,
+            exclude: after is null ? Exclude.None : Exclude.Start,
+            order: Order.Ascending,
+            skip: 0,
+            take: count).WaitAsync(cancellationToken);
+        return values.Select(v => v.ToString()).ToArray();
+    }
+
+    private static RedisValue[] ToValues(IReadOnlyList<string> members) => members.Select(m => (RedisValue)m).ToArray();
+
+    private static string NewVersion() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+}
