@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using MailGrpc.V1;
+
+namespace MailGrpc.Tests.Infrastructure;
+
+/// <summary>
+/// The built server as a separate OS process on 127.0.0.1 (free ports), configured through environment variables —
+/// for what an in-process host cannot show: several replicas, a kill, a SIGTERM.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServerProcess(Process process, int grpcPort, int webPort)
+    {
+        _process = process;
+        GrpcPort = grpcPort;
+        WebPort = webPort;
+        Address = new Uri($"http://127.0.0.1:{grpcPort}");
+        Channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions { MaxReceiveMessageSize = 16 * 1024 * 1024 });
+    }
+
+    public int GrpcPort { get; }
+
+    public int WebPort { get; }
+
+    public Uri Address { get; }
+
+    public GrpcChannel Channel { get; }
+
+    public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the server wrote to stdout and stderr so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, CancellationToken cancellationToken = default)
+    {
+        var dll = RepoPaths.ServerDll;
+        if (!File.Exists(dll))
+        {
+            throw new InvalidOperationException($"Build the server first: {dll} is missing.");
+        }
+
+        var grpcPort = FreePort();
+        var webPort = FreePort();
+        var info = new ProcessStartInfo("dotnet", [dll])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
+        info.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpcPort}";
+        info.Environment["Kestrel__Endpoints__Web__Url"] = $"http://127.0.0.1:{webPort}";
+        info.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (key, value) in settings)
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the server.");
+        var server = new ServerProcess(process, grpcPort, webPort);
+        process.OutputDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await server.WaitUntilServingAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        return server;
+    }
+
+    public CallInvoker Invoker(string? apiKey) => apiKey is null ? Channel.CreateCallInvoker() : Channel.Intercept(m => { m.Add("x-api-key", apiKey); return m; });
+
+    public MailboxService.MailboxServiceClient Mailboxes(string? apiKey) => new(Invoker(apiKey));
+
+    public AuthorizationService.AuthorizationServiceClient Authorization(string? apiKey) => new(Invoker(apiKey));
+
+    public MessageService.MessageServiceClient Messages(string? apiKey) => new(Invoker(apiKey));
+
+    /// <summary>Ends the process at once (SIGKILL), as a crash would.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+    }
+
+    /// <summary>Sends SIGTERM, as an orchestrator would, and waits for the process to end.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await kill!.WaitForExitAsync();
+            using var cts = new CancellationTokenSource(timeout);
+            await _process.WaitForExitAsync(cts.Token);
+        }
+
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        Kill();
+        _process.Dispose();
+        await Task.CompletedTask;
+    }
+
+    private async Task WaitUntilServingAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var health = new Health.HealthClient(Channel);
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The server exited with {_process.ExitCode}:\n{Output}");
+            }
+
+            try
+            {
+                var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: cancellationToken);
+                if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving)
+                {
+                    return;
+                }
+            }
+            catch (RpcException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        throw new TimeoutException($"The server did not become SERVING within {timeout}:\n{Output}");
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,42 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace MailGrpc.Tests.Infrastructure;
+
+/// <summary>A tenant with a fresh API key, so parallel tests on one Redis never see each other's mailboxes.</summary>
+public sealed record TestTenant(string Name, string ApiKey)
+{
+    public static TestTenant Create(string prefix = "t")
+    {
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
+        return new TestTenant($"{prefix}-{suffix}", "key-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+    }
+
+    public string KeyHash => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ApiKey)));
+}
+
+/// <summary>Where the repository and the built server are.</summary>
+public static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string ServerDll
+    {
+        get
+        {
+            var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+            return Path.Combine(Root, "src", "MailGrpc.Server", "bin", configuration, "net10.0", "MailGrpc.Server.dll");
+        }
+    }
+
+    private static string FindRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MailGrpc.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("MailGrpc.sln not found above " + AppContext.BaseDirectory);
+    }
+}
