@@ -1,5 +1,10 @@
 using MailGrpc.Server.Hosting;
 
+if (HealthProbe.IsRequested(args))
+{
+    return await HealthProbe.RunAsync(args);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddMailGrpc();
@@ -8,7 +13,8 @@ var app = builder.Build();
 
 app.MapMailGrpc();
 
-app.Run();
+await app.RunAsync();
+return 0;
 
 /// <summary>The server's entry point; public so tests can host it.</summary>
 public partial class Program;
