@@ -1,5 +1,6 @@
 using Grpc.AspNetCore.HealthChecks;
 using Grpc.AspNetCore.Server;
+using MailGrpc.Server.Diagnostics;
 using MailGrpc.Server.Telemetry;
 
 namespace MailGrpc.Server.Hosting;
@@ -21,6 +22,8 @@ internal static class OperationsServiceCollectionExtensions
 
         // A Redis outage must make pods unready, not restart them all: liveness runs no dependency checks.
         services.Configure<GrpcHealthChecksOptions>(o => o.Services.Map(LivenessService, _ => false));
+
+        services.AddSingleton<MailboxDiagnostics>();
 
         return builder;
     }
