@@ -1,6 +1,8 @@
 using Grpc.AspNetCore.HealthChecks;
 using Grpc.AspNetCore.Server;
+using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Diagnostics;
+using Microsoft.Extensions.Options;
 using MailGrpc.Server.Telemetry;
 
 namespace MailGrpc.Server.Hosting;
@@ -24,6 +26,10 @@ internal static class OperationsServiceCollectionExtensions
         services.Configure<GrpcHealthChecksOptions>(o => o.Services.Map(LivenessService, _ => false));
 
         services.AddSingleton<MailboxDiagnostics>();
+
+        // Graceful shutdown: on SIGTERM Kestrel stops accepting, running calls (streams) get up to DrainTimeout to finish,
+        // then they are cancelled (their finally blocks release leases) and OpenTelemetry flushes as the host disposes it.
+        services.AddOptions<HostOptions>().Configure<IOptions<MailGrpcOptions>>((host, mailGrpc) => host.ShutdownTimeout = mailGrpc.Value.Shutdown.DrainTimeout);
 
         return builder;
     }
