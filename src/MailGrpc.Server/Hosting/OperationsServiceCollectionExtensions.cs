@@ -2,6 +2,7 @@ using Grpc.AspNetCore.HealthChecks;
 using Grpc.AspNetCore.Server;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Diagnostics;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using MailGrpc.Server.Telemetry;
 
@@ -23,7 +24,8 @@ internal static class OperationsServiceCollectionExtensions
         services.Configure<GrpcServiceOptions>(o => o.Interceptors.Add<LogScopeInterceptor>());
 
         // A Redis outage must make pods unready, not restart them all: liveness runs no dependency checks.
-        services.Configure<GrpcHealthChecksOptions>(o => o.Services.Map(LivenessService, _ => false));
+        services.AddHealthChecks().AddCheck("process", () => HealthCheckResult.Healthy(), tags: [LivenessService]);
+        services.Configure<GrpcHealthChecksOptions>(o => o.Services.Map(LivenessService, check => check.Tags.Contains(LivenessService)));
 
         services.AddSingleton<MailboxDiagnostics>();
 
