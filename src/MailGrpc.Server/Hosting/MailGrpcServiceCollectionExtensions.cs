@@ -45,6 +45,9 @@ internal static class MailGrpcServiceCollectionExtensions
         services.AddSingleton<MailboxRepository>();
         services.AddSingleton<MailboxManager>();
 
+        // Operations: telemetry, log scopes, liveness, graceful shutdown, diagnostics.
+        builder.AddMailGrpcOperations();
+
         return builder;
     }
 }
