@@ -63,5 +63,6 @@ internal static class ExceptionMapper
 
     private static readonly Func<Exception, MailGrpcException?>[] AreaMappings =
     [
+        MailGrpc.Server.Authorization.OAuthErrorMapping.TryMap,
     ];
 }
