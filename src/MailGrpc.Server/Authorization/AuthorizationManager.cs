@@ -69,21 +69,25 @@ internal sealed partial class AuthorizationManager(
     /// Redeems a code. <paramref name="tenant"/> is the caller's tenant for the RPC, or null for the browser callback (the
     /// state itself is the proof there: it is 256 random bits and single use).
     /// </summary>
-    public async Task<AuthorizationStatus> CompleteAsync(string? tenant, string state, string code, string callbackUrl, CancellationToken cancellationToken)
+    public Task<AuthorizationStatus> CompleteAsync(string? tenant, string state, string code, string callbackUrl, CancellationToken cancellationToken)
     {
-        string? providerError = null;
-        string? providerErrorDescription = null;
-        if (!string.IsNullOrEmpty(callbackUrl))
+        if (string.IsNullOrEmpty(callbackUrl))
         {
-            var parsed = ParseCallback(callbackUrl);
-            if ((!string.IsNullOrEmpty(state) && state != parsed.State) || (!string.IsNullOrEmpty(code) && code != parsed.Code))
-            {
-                throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidCallback, "callback_url", "callback_url disagrees with the state or code given beside it.");
-            }
-
-            (state, code, providerError, providerErrorDescription) = parsed;
+            return CompleteAsync(tenant, state, code, null, null, cancellationToken);
         }
 
+        var parsed = ParseCallback(callbackUrl);
+        if ((!string.IsNullOrEmpty(state) && state != parsed.State) || (!string.IsNullOrEmpty(code) && code != parsed.Code))
+        {
+            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidCallback, "callback_url", "callback_url disagrees with the state or code given beside it.");
+        }
+
+        return CompleteAsync(tenant, parsed.State, parsed.Code, parsed.Error, parsed.ErrorDescription, cancellationToken);
+    }
+
+    /// <summary>Redeems the values of a callback; <paramref name="providerError"/> is the callback's <c>error</c> parameter.</summary>
+    public async Task<AuthorizationStatus> CompleteAsync(string? tenant, string state, string code, string? providerError, string? providerErrorDescription, CancellationToken cancellationToken)
+    {
         if (!StatePattern().IsMatch(state))
         {
             throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidCallback, "state", "state is required: the `state` value the provider sent back.");

@@ -31,6 +31,9 @@ internal static class AuthorizationServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<ExtraTrust>().CreateHttpHandler());
 
         // Flows and the broker.
+        services.AddSingleton<StandardOAuthProvider>();
+        services.AddKeyedSingleton<IOAuthProvider>(OAuthProviderKind.Generic, (sp, _) => sp.GetRequiredService<StandardOAuthProvider>());
+        services.AddKeyedSingleton<IOAuthProvider>(OAuthProviderKind.Google, (sp, _) => sp.GetRequiredService<StandardOAuthProvider>());
         services.AddSingleton<OAuthClientRegistry>();
         services.AddSingleton<PendingAuthorizations>();
         services.AddSingleton<MailboxStateRecorder>();

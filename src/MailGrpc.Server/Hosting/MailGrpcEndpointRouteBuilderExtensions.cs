@@ -1,3 +1,4 @@
+using MailGrpc.Server.Authorization.Flows;
 using MailGrpc.Server.Services;
 
 namespace MailGrpc.Server.Hosting;
@@ -10,6 +11,7 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
         app.MapGrpcService<MailboxGrpcService>();
         app.MapGrpcService<AuthorizationGrpcService>();
         app.MapGrpcService<MessageGrpcService>();
+        app.MapOAuthCallback();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

@@ -81,6 +81,9 @@ internal enum OAuthFailureKind
     /// <summary>The provider or client does not support the requested flow.</summary>
     NotSupported,
 
+    /// <summary>The PKCE verifier did not match the challenge of the code.</summary>
+    PkceFailed,
+
     /// <summary>Any other protocol error the provider returned.</summary>
     Other,
 }
