@@ -12,6 +12,7 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
         app.MapGrpcService<AuthorizationGrpcService>();
         app.MapGrpcService<MessageGrpcService>();
         app.MapOAuthCallback();
+        app.MapTestingCredentialEndpoint(app.Environment);
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;
