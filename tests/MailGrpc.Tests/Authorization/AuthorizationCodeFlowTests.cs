@@ -81,6 +81,13 @@ public sealed class AuthorizationCodeFlowTests
             Assert.Equal(stored.AccessToken, credential.Secret);
             secrets.Add(stored.AccessToken!);
             secrets.Add(stored.RefreshToken!);
+
+            // The stored token logs in to the rig's Dovecot (it introspects the token at the rig's OAuth server).
+            using var pop3 = new MailKit.Net.Pop3.Pop3Client();
+            await pop3.ConnectAsync("127.0.0.1", OAuthRig.Pop3Port, MailKit.Security.SecureSocketOptions.None);
+            await pop3.AuthenticateAsync(new MailKit.Security.SaslMechanismOAuth2(credential.Username, credential.Secret));
+            Assert.True(pop3.IsAuthenticated);
+            await pop3.DisconnectAsync(true);
         }
 
         // The status RPCs never carry a token.
