@@ -27,6 +27,8 @@ internal static class AuthorizationServiceCollectionExtensions
         services.AddSingleton<SecretProtector>();
         services.AddSingleton<CredentialStore>();
         services.AddHostedService<KeyRingStartupCheck>();
+        services.AddSingleton<ReencryptionSweep>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReencryptionSweep>());
 
         // OAuth over HTTPS, trusting the extra CA when one is configured.
         services.AddSingleton<ExtraTrust>();
