@@ -265,7 +265,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime, IDisposable
         var cacheBefore = (byte[])(await db.HashGetAsync(StoreKeys.MsalCache(_tenant.Name, id), "v"))!;
         var credentialBefore = (byte[])(await db.HashGetAsync(StoreKeys.Credential(_tenant.Name, id), "v"))!;
         _entra.FailGrant = EntraFake.Failure.ServiceUnavailable;
-        _entra.RetryAfter = retryAfter ? TimeSpan.FromSeconds(1) : null;
+        _entra.RetryAfter = retryAfter ? TimeSpan.FromSeconds(3) : null;
 
         var error = await Assert.ThrowsAsync<MailGrpcException>(async () => await Broker.GetAsync(await MailboxAsync(id), default));
         Assert.Equal(StatusCode.Unavailable, error.Code);
@@ -281,7 +281,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime, IDisposable
         // Entra is back: the same refresh token works, no restart needed.
         _entra.FailGrant = null;
         _entra.AccessTokenLifetime = 3599;
-        await Task.Delay(retryAfter ? TimeSpan.FromSeconds(1.2) : TimeSpan.Zero);
+        await Task.Delay(retryAfter ? TimeSpan.FromSeconds(3.2) : TimeSpan.Zero);
         var credential = await Broker.GetAsync(mailbox, default);
         Assert.True(credential.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(50));
     }
