@@ -79,6 +79,8 @@ internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGr
             failures.Add("MailGrpc:Tokens: RefreshMargin must be zero or more and PendingAuthorizationLifetime positive.");
         }
 
+        failures.AddRange(options.Pop3.Validate());
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

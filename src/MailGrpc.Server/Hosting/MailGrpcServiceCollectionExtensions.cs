@@ -1,6 +1,7 @@
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
+using MailGrpc.Server.Messages;
 using MailGrpc.Server.Network;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.Storage;
@@ -44,6 +45,9 @@ internal static class MailGrpcServiceCollectionExtensions
         services.AddSingleton<HostGuard>();
         services.AddSingleton<MailboxRepository>();
         services.AddSingleton<MailboxManager>();
+
+        // Messages (POP3 retrieval).
+        services.AddMailGrpcMessages();
 
         return builder;
     }
