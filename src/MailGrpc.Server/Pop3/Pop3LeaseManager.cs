@@ -27,8 +27,17 @@ internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<MailG
         var poll = MinPoll;
         while (true)
         {
-            if (await store.SetIfAbsentAsync(key, token, pop3.LeaseTime, cancellationToken))
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // Never abandon a SET NX half-way: a cancelled wait could leave a lease nobody releases until it expires.
+            if (await store.SetIfAbsentAsync(key, token, pop3.LeaseTime, CancellationToken.None))
             {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    await store.DeleteIfEqualAsync(key, token, CancellationToken.None);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
                 return new Pop3Lease(this, key, token, pop3.LeaseTime);
             }
 
