@@ -75,7 +75,8 @@ static CreateMailboxRequest NewMailbox(int n) => new()
     {
         Username = $"bench-{n}@example.com",
         DisplayName = "Benchmark",
-        Server = new ServerSettings { Host = "pop.example.com", Security = Security.ImplicitTls },
+        // A documentation-range address: public to the SSRF guard and needs no DNS.
+        Server = new ServerSettings { Host = "203.0.113.10", Security = Security.ImplicitTls },
         AuthMethod = new AuthMethod { Password = new PasswordAuth() },
     },
 };

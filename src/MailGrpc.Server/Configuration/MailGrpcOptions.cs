@@ -26,6 +26,10 @@ internal sealed class MailGrpcOptions
     public TokenOptions Tokens { get; set; } = new();
 
     public Pop3Options Pop3 { get; set; } = new();
+
+    public ShutdownOptions Shutdown { get; set; } = new();
+
+    public TelemetryOptions Telemetry { get; set; } = new();
 }
 
 internal sealed class RedisOptions
@@ -50,6 +54,9 @@ internal sealed class NetworkOptions
 
     /// <summary>Host names or IP addresses exempt from the private-address refusal.</summary>
     public List<string> AllowedHosts { get; set; } = [];
+
+    /// <summary>How long registration waits for DNS when checking a host name; on time-out the check moves to connect time.</summary>
+    public TimeSpan ResolveTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 internal sealed class TlsOptions

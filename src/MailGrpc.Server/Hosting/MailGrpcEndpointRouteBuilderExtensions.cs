@@ -7,6 +7,7 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
 {
     public static WebApplication MapMailGrpc(this WebApplication app)
     {
+        app.MapMailGrpcOperations();
         app.MapGrpcService<MailboxGrpcService>();
         app.MapGrpcService<AuthorizationGrpcService>();
         app.MapGrpcService<MessageGrpcService>();

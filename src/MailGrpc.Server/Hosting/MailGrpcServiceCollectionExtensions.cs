@@ -46,6 +46,9 @@ internal static class MailGrpcServiceCollectionExtensions
         services.AddSingleton<MailboxRepository>();
         services.AddSingleton<MailboxManager>();
 
+        // Operations: telemetry, log scopes, liveness, graceful shutdown, diagnostics.
+        builder.AddMailGrpcOperations();
+
         // Messages (POP3 retrieval).
         services.AddMailGrpcMessages();
 

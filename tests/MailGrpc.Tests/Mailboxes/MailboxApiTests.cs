@@ -9,7 +9,10 @@ public sealed class MailboxApiTests(RegistryHosts hosts) : IClassFixture<Registr
 {
     public static TheoryData<StoreKind> Stores => StoreKinds.All;
 
-    internal static Mailbox PasswordMailbox(string username = "alice@example.com", string host = "pop.example.com") => new()
+    // 203.0.113.0/24 is a documentation range: public to the SSRF guard, needs no DNS, and nothing connects to it here.
+    internal const string PublicHost = "203.0.113.10";
+
+    internal static Mailbox PasswordMailbox(string username = "alice@example.com", string host = PublicHost) => new()
     {
         Username = username,
         DisplayName = "Alice",
@@ -46,7 +49,7 @@ public sealed class MailboxApiTests(RegistryHosts hosts) : IClassFixture<Registr
         var updated = (await client.UpdateMailboxAsync(update)).Mailbox;
         Assert.Equal("Alice Liddell", updated.DisplayName);
         Assert.Equal(1995, updated.Server.Port);
-        Assert.Equal("pop.example.com", updated.Server.Host);
+        Assert.Equal(PublicHost, updated.Server.Host);
         Assert.NotEqual(read.Etag, updated.Etag);
 
         // The etag read before the update is stale now.
@@ -197,5 +200,13 @@ public sealed class MailboxApiTests(RegistryHosts hosts) : IClassFixture<Registr
         await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = created.MailboxId });
 
         Assert.Empty(TestRedis.KeysContaining(tag));
+    }
+
+    [Fact]
+    public async Task A_host_name_that_does_not_resolve_is_accepted_and_checked_again_at_connect()
+    {
+        var client = hosts.Embedded.Mailboxes(hosts.A.ApiKey);
+        var created = (await client.CreateMailboxAsync(new CreateMailboxRequest { Mailbox = PasswordMailbox(host: "pop.does-not-exist.invalid") })).Mailbox;
+        Assert.Equal("pop.does-not-exist.invalid", created.Server.Host);
     }
 }
