@@ -129,7 +129,7 @@ internal sealed partial class Pop3Session : IAsyncDisposable
     public async Task CommitAndReopenAsync()
     {
         await CommitAsync();
-        _client.Dispose();
+        _client.DisposeQuietly();
         _entries = null;
         _client = await RunAsync(ct => _reconnect(ct));
     }
@@ -181,7 +181,7 @@ internal sealed partial class Pop3Session : IAsyncDisposable
         }
         finally
         {
-            _client.Dispose();
+            _client.DisposeQuietly();
             _linked.Dispose();
             if (_lease is not null)
             {

@@ -97,7 +97,7 @@ internal sealed partial class Pop3SessionFactory(
         }
         catch (Exception ex)
         {
-            client.Dispose();
+            client.DisposeQuietly();
             socket?.Dispose();
             throw TranslateConnectFailure(ex, mailbox, cancellationToken);
         }
@@ -176,12 +176,12 @@ internal sealed partial class Pop3SessionFactory(
         catch (Exception ex) when (ex is AuthenticationException or Pop3ProtocolException && !cancellationToken.IsCancellationRequested && client.IsAuthenticated is false)
         {
             // A refused token answers with a '+ <error>' continuation that MailKit reports as a protocol error: refused too.
-            client.Dispose();
+            client.DisposeQuietly();
             return false;
         }
         catch (Exception ex)
         {
-            client.Dispose();
+            client.DisposeQuietly();
             if (ex is IOException and not Pop3TransportException || ex is SocketException)
             {
                 throw new Pop3TransportException(Pop3TransportFailure.ConnectionLost, "The POP3 connection broke during login.", ex);

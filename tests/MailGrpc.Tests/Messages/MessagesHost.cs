@@ -22,9 +22,9 @@ public sealed class MessagesHost : IAsyncDisposable
 {
     private readonly WebApplicationFactory<Program> _factory;
 
-    public MessagesHost(Pop3Rig rig, IReadOnlyDictionary<string, string?>? extra = null)
+    public MessagesHost(Pop3Rig rig, IReadOnlyDictionary<string, string?>? extra = null, TestTenant? tenant = null)
     {
-        Tenant = TestTenant.Create("pop3");
+        Tenant = tenant ?? TestTenant.Create("pop3");
         var settings = Settings(rig, Tenant);
         foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
         {
