@@ -66,6 +66,7 @@ internal static class ExceptionMapper
 
     private static readonly Func<Exception, MailGrpcException?>[] AreaMappings =
     [
+        MailGrpc.Server.Authorization.OAuthErrorMapping.TryMap,
         MapPop3,
     ];
 

@@ -1,3 +1,4 @@
+using MailGrpc.Server.Authorization.Flows;
 using MailGrpc.Server.Services;
 
 namespace MailGrpc.Server.Hosting;
@@ -11,6 +12,8 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
         app.MapGrpcService<MailboxGrpcService>();
         app.MapGrpcService<AuthorizationGrpcService>();
         app.MapGrpcService<MessageGrpcService>();
+        app.MapOAuthCallback();
+        app.MapTestingCredentialEndpoint(app.Environment);
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;
