@@ -1,4 +1,6 @@
+using MailGrpc.Server.Network;
 using MailGrpc.Server.Pop3;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MailGrpc.Server.Messages;
 
@@ -8,7 +10,7 @@ internal static class MessagesServiceCollectionExtensions
     /// <summary>Registers everything MessageService needs except <see cref="Authorization.IMailboxCredentials"/>, which the token layer provides.</summary>
     public static IServiceCollection AddMailGrpcMessages(this IServiceCollection services)
     {
-        services.AddSingleton<Pop3CertificateValidator>();
+        services.TryAddSingleton<ExtraTrust>(); // shared with the OAuth HTTP client
         services.AddSingleton<Pop3LeaseManager>();
         services.AddSingleton<ByteBudget>();
         services.AddSingleton<Pop3SessionFactory>();

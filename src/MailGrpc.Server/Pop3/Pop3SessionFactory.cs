@@ -22,7 +22,7 @@ internal sealed partial class Pop3SessionFactory(
     HostGuard hostGuard,
     IMailboxCredentials credentials,
     Pop3LeaseManager leases,
-    Pop3CertificateValidator certificates,
+    ExtraTrust certificates,
     IOptions<MailGrpcOptions> options,
     ILogger<Pop3SessionFactory> logger)
 {

@@ -66,16 +66,11 @@ public sealed class MessagesHost : IAsyncDisposable
     /// <summary>Server settings for the rig: its Redis, its CA, loopback POP3 allowed, fast polls.</summary>
     public static Dictionary<string, string?> Settings(Pop3Rig rig, params TestTenant[] tenants)
     {
-        var settings = MailGrpcTestHost.ApiKeySettings(tenants);
+        // The token layer's settings (encryption key, OAuth client "rig", CA, loopback allowed) plus ours.
+        var settings = Authorization.OAuthRig.Settings(rig.Env("OAUTH_CLIENT_ID"), rig.Env("OAUTH_CLIENT_SECRET"), tenants);
         settings["MailGrpc:Redis:Configuration"] = rig.Redis;
-        settings["MailGrpc:Tls:ExtraTrustedCaFile"] = rig.CaFile;
-        settings["MailGrpc:Network:AllowPrivateAddresses"] = "true";
         settings["MailGrpc:Pop3:PollInterval"] = "00:00:00.500";
         settings["MailGrpc:Pop3:LeaseWait"] = "00:00:20";
-        settings["MailGrpc:OAuthClients:rig:Provider"] = "Generic";
-        settings["MailGrpc:OAuthClients:rig:ClientId"] = rig.Env("OAUTH_CLIENT_ID");
-        settings["MailGrpc:OAuthClients:rig:ClientSecret"] = rig.Env("OAUTH_CLIENT_SECRET");
-        settings["MailGrpc:OAuthClients:rig:Authority"] = rig.OAuthIssuer;
         return settings;
     }
 
