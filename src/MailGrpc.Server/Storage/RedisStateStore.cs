@@ -4,7 +4,9 @@ using StackExchange.Redis;
 namespace MailGrpc.Server.Storage;
 
 /// <summary>
-/// <see cref="IStateStore"/> on Redis through one shared <see cref="IConnectionMultiplexer"/>. Versioned documents are
+/// <see cref="IStateStore"/> on Redis through one shared <see cref="IConnectionMultiplexer"/>. Reads stop waiting when the
+/// call is cancelled; writes always run to their end (StackExchange.Redis bounds them with its own time-outs), because an
+/// abandoned wait would leave the command running — a lease or lock set that nobody then releases. Versioned documents are
 /// hashes <c>{v: value, e: version}</c>; compare-and-set runs as a Lua script, so it is atomic on one node and, because
 /// each script touches one key, valid on Redis Cluster.
 /// </summary>
@@ -79,13 +81,13 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
         var result = await Db.ScriptEvaluateAsync(
             PutVersionedScript,
             [key],
-            [value, expectedVersion ?? string.Empty, newVersion]).WaitAsync(cancellationToken);
+            [value, expectedVersion ?? string.Empty, newVersion]);
         return result.IsNull ? null : newVersion;
     }
 
     public async Task<bool> DeleteVersionedAsync(string key, string expectedVersion, CancellationToken cancellationToken)
     {
-        var result = await Db.ScriptEvaluateAsync(DeleteVersionedScript, [key], [expectedVersion]).WaitAsync(cancellationToken);
+        var result = await Db.ScriptEvaluateAsync(DeleteVersionedScript, [key], [expectedVersion]);
         return (long)result == 1;
     }
 
@@ -96,26 +98,26 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
     }
 
     public Task SetAsync(string key, byte[] value, TimeSpan? expiry, CancellationToken cancellationToken) =>
-        Db.StringSetAsync(key, value, expiry, When.Always).WaitAsync(cancellationToken);
+        Db.StringSetAsync(key, value, expiry, When.Always);
 
     public Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken) =>
-        Db.StringSetAsync(key, value, expiry, When.NotExists).WaitAsync(cancellationToken);
+        Db.StringSetAsync(key, value, expiry, When.NotExists);
 
     public async Task<byte[]?> TakeAsync(string key, CancellationToken cancellationToken)
     {
-        var value = await Db.StringGetDeleteAsync(key).WaitAsync(cancellationToken);
+        var value = await Db.StringGetDeleteAsync(key);
         return value.IsNull ? null : (byte[])value!;
     }
 
     public async Task<bool> RenewIfEqualAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken)
     {
-        var result = await Db.ScriptEvaluateAsync(RenewIfEqualScript, [key], [value, (long)expiry.TotalMilliseconds]).WaitAsync(cancellationToken);
+        var result = await Db.ScriptEvaluateAsync(RenewIfEqualScript, [key], [value, (long)expiry.TotalMilliseconds]);
         return (long)result == 1;
     }
 
     public async Task<bool> DeleteIfEqualAsync(string key, byte[] value, CancellationToken cancellationToken)
     {
-        var result = await Db.ScriptEvaluateAsync(DeleteIfEqualScript, [key], [value]).WaitAsync(cancellationToken);
+        var result = await Db.ScriptEvaluateAsync(DeleteIfEqualScript, [key], [value]);
         return (long)result == 1;
     }
 
@@ -123,15 +125,15 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
     {
         // One DEL per key: keys may belong to different slots on a cluster.
         var tasks = keys.Select(k => Db.KeyDeleteAsync(k)).ToArray();
-        var deleted = await Task.WhenAll(tasks).WaitAsync(cancellationToken);
+        var deleted = await Task.WhenAll(tasks);
         return deleted.Count(d => d);
     }
 
     public Task<long> SetAddAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
-        Db.SetAddAsync(key, ToValues(members)).WaitAsync(cancellationToken);
+        Db.SetAddAsync(key, ToValues(members));
 
     public Task<long> SetRemoveAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
-        Db.SetRemoveAsync(key, ToValues(members)).WaitAsync(cancellationToken);
+        Db.SetRemoveAsync(key, ToValues(members));
 
     public Task<bool[]> SetContainsAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
         members.Count == 0 ? Task.FromResult(Array.Empty<bool>()) : Db.SetContainsAsync(key, ToValues(members)).WaitAsync(cancellationToken);
@@ -143,10 +145,10 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
     }
 
     public Task IndexAddAsync(string key, string member, CancellationToken cancellationToken) =>
-        Db.SortedSetAddAsync(key, member, 0).WaitAsync(cancellationToken);
+        Db.SortedSetAddAsync(key, member, 0);
 
     public Task IndexRemoveAsync(string key, string member, CancellationToken cancellationToken) =>
-        Db.SortedSetRemoveAsync(key, member).WaitAsync(cancellationToken);
+        Db.SortedSetRemoveAsync(key, member);
 
     public async Task<IReadOnlyList<string>> IndexRangeAsync(string key, string? after, int count, CancellationToken cancellationToken)
     {
