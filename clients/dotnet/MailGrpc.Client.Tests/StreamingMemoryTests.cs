@@ -8,13 +8,13 @@ namespace MailGrpc.Client.Tests;
 
 /// <summary>Runs alone: the allocation counter is process-wide.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class MemoryMeasurementCollection
+public sealed class MemoryMeasurementGroup
 {
     public const string Name = "memory measurement";
 }
 
 /// <summary>Streaming several 30 MB messages must cost about one message of memory, not one per message.</summary>
-[Collection(MemoryMeasurementCollection.Name)]
+[Collection(MemoryMeasurementGroup.Name)]
 public sealed class StreamingMemoryTests(ITestOutputHelper output)
 {
     private const int MessageSize = 30 * 1024 * 1024;
