@@ -90,8 +90,8 @@ up_to_date() { # up_to_date DLL DIRS... : the DLL exists and no source under DIR
 }
 # The solution build (test.sh) normally made both already.
 (
+  up_to_date "$server_dll" src || dotnet build src/MailGrpc.Server -c "$configuration" -nologo -v q >"$work/build-server.log" 2>&1 || exit 2
   up_to_date "$smoke_dll" src/MailGrpc.Contracts clients/dotnet || dotnet build clients/dotnet/MailGrpc.Client.Smoke -c "$configuration" -nologo -v q
-  up_to_date "$server_dll" src || dotnet build src/MailGrpc.Server -c "$configuration" -nologo -v q
 ) >"$work/build-dotnet.log" 2>&1 &
 dotnet_build=$!
 (
@@ -103,7 +103,7 @@ go_build=$!
 ts_status=$?
 wait "$go_build"; go_status=$?
 wait "$dotnet_build"; dotnet_status=$?
-[[ -f $server_dll ]] || abort "setup: build the server" "$work/build-dotnet.log"
+[[ $dotnet_status -ne 2 && -f $server_dll ]] || abort "setup: build the server" "$work/build-server.log"
 
 # --- the server ------------------------------------------------------------------------------------------------------
 read -r grpc_port web_port < <("$PYTHON" -c '
