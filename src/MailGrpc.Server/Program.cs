@@ -1,6 +1,7 @@
 using MailGrpc.Server.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json sits beside the binary, wherever the process is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddMailGrpc();
 

@@ -50,6 +50,9 @@ internal sealed class NetworkOptions
 
     /// <summary>Host names or IP addresses exempt from the private-address refusal.</summary>
     public List<string> AllowedHosts { get; set; } = [];
+
+    /// <summary>How long registration waits for DNS when checking a host name; on time-out the check moves to connect time.</summary>
+    public TimeSpan ResolveTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 internal sealed class TlsOptions

@@ -79,6 +79,11 @@ internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGr
             failures.Add("MailGrpc:Tokens: RefreshMargin must be zero or more and PendingAuthorizationLifetime positive.");
         }
 
+        if (options.Network.ResolveTimeout <= TimeSpan.Zero)
+        {
+            failures.Add("MailGrpc:Network:ResolveTimeout must be positive.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

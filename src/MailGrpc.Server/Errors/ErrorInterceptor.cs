@@ -37,8 +37,8 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         var error = ExceptionMapper.Classify(ex, context.CancellationToken);
         if (error.Code == StatusCode.Internal)
         {
-            // The exception type and stack are logged; its message may hold protocol text, so the caller never sees it.
-            LogUnexpected(logger, ex, context.Method);
+            // Only types and stack frames are logged: a message may quote protocol text or a URL with a secret in it.
+            LogUnexpected(logger, context.Method, DescribeWithoutMessages(ex));
         }
         else
         {
@@ -48,8 +48,19 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         return ExceptionMapper.ToRpcException(error);
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected error in {Method}")]
-    private static partial void LogUnexpected(ILogger logger, Exception exception, string method);
+    private static string DescribeWithoutMessages(Exception ex)
+    {
+        var parts = new List<string>();
+        for (var current = ex; current is not null; current = current.InnerException)
+        {
+            parts.Add($"{current.GetType().FullName}{Environment.NewLine}{current.StackTrace}");
+        }
+
+        return string.Join(Environment.NewLine + " ---> ", parts);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected error in {Method}: {Exception}")]
+    private static partial void LogUnexpected(ILogger logger, string method, string exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Method} failed with {StatusCode} {Reason}")]
     private static partial void LogMapped(ILogger logger, string method, StatusCode statusCode, string reason);

@@ -39,11 +39,14 @@ internal static class ExceptionMapper
     public static MailGrpcException Classify(Exception exception, CancellationToken callCancelled) => exception switch
     {
         MailGrpcException mapped => mapped,
-        OperationCanceledException when callCancelled.IsCancellationRequested =>
-            new MailGrpcException(StatusCode.Cancelled, ErrorReasons.Cancelled, "The call was cancelled."),
+        _ when ExtraMappings(exception) is { } mapped => mapped,
         RedisConnectionException or RedisTimeoutException =>
             MailGrpcException.Unavailable(ErrorReasons.StoreUnavailable, "The state store (Redis) is unavailable; retry later.", exception),
-        _ => ExtraMappings(exception) ?? new MailGrpcException(StatusCode.Internal, ErrorReasons.Internal, "Internal error."),
+        OperationCanceledException when callCancelled.IsCancellationRequested =>
+            new MailGrpcException(StatusCode.Cancelled, ErrorReasons.Cancelled, "The call was cancelled."),
+        OperationCanceledException or TimeoutException =>
+            MailGrpcException.Unavailable(ErrorReasons.Timeout, "An upstream operation timed out; retry later.", exception),
+        _ => new MailGrpcException(StatusCode.Internal, ErrorReasons.Internal, "Internal error."),
     };
 
     // Area-specific mappings (POP3, OAuth) are registered here so the table stays in one file.

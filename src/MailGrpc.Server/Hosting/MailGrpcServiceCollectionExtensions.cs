@@ -38,7 +38,7 @@ internal static class MailGrpcServiceCollectionExtensions
         services.AddHostedService<AnonymousModeGuard>();
 
         // State.
-        services.AddStateStore(builder.Configuration);
+        services.AddStateStore();
 
         // Mailboxes.
         services.AddSingleton<HostGuard>();

@@ -14,7 +14,10 @@ namespace MailGrpc.Server.Network;
 /// </summary>
 internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
 {
-    /// <summary>Checks a host when a mailbox is saved. A name that does not resolve now is accepted (it is checked again at connect).</summary>
+    /// <summary>
+    /// Checks a host when a mailbox is saved. A name that does not resolve within <c>MailGrpc:Network:ResolveTimeout</c> is
+    /// accepted, so a slow resolver never stalls registration; it is checked again, on its addresses, at every connect.
+    /// </summary>
     public async Task EnsureAllowedAsync(string host, CancellationToken cancellationToken)
     {
         if (IsExempt(host))
@@ -29,11 +32,17 @@ internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
         }
         else
         {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.CurrentValue.Network.ResolveTimeout);
             try
             {
-                addresses = await Dns.GetHostAddressesAsync(host, cancellationToken);
+                addresses = await Dns.GetHostAddressesAsync(host, timeout.Token);
             }
             catch (SocketException)
+            {
+                return;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 return;
             }

@@ -1,37 +1,46 @@
 using MailGrpc.Server.Configuration;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace MailGrpc.Server.Storage;
 
 internal static partial class StorageServiceCollectionExtensions
 {
-    /// <summary>Redis when <c>MailGrpc:Redis:Configuration</c> is set (one shared multiplexer), else the embedded store.</summary>
-    public static IServiceCollection AddStateStore(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// Redis when <c>MailGrpc:Redis:Configuration</c> is set (one shared multiplexer), else the embedded store. Chosen when
+    /// first resolved, from the bound options, so every configuration source counts.
+    /// </summary>
+    public static IServiceCollection AddStateStore(this IServiceCollection services)
     {
-        var redisConfiguration = configuration.GetSection(MailGrpcOptions.SectionName).GetSection("Redis")["Configuration"];
-        if (string.IsNullOrWhiteSpace(redisConfiguration))
-        {
-            services.AddSingleton<IStateStore, InMemoryStateStore>();
-            services.AddHostedService<EmbeddedStoreWarning>();
-            return services;
-        }
-
         services.AddSingleton<IConnectionMultiplexer>(sp =>
         {
-            var options = ConfigurationOptions.Parse(redisConfiguration);
+            var configuration = sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Redis.Configuration;
+            var options = ConfigurationOptions.Parse(configuration!);
             // Keep retrying in the background so the server comes up (NOT_SERVING) before Redis does.
             options.AbortOnConnectFail = false;
             return ConnectionMultiplexer.Connect(options);
         });
-        services.AddSingleton<IStateStore, RedisStateStore>();
+        services.AddSingleton<IStateStore>(sp =>
+            string.IsNullOrWhiteSpace(sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Redis.Configuration)
+                ? new InMemoryStateStore(sp.GetRequiredService<TimeProvider>())
+                : new RedisStateStore(sp.GetRequiredService<IConnectionMultiplexer>()));
+        services.AddHostedService<StoreAnnouncement>();
         return services;
     }
 
-    private sealed partial class EmbeddedStoreWarning(ILogger<EmbeddedStoreWarning> logger) : IHostedService
+    private sealed partial class StoreAnnouncement(IStateStore store, ILogger<StoreAnnouncement> logger) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            LogEmbedded(logger);
+            if (store.IsEmbedded)
+            {
+                LogEmbedded(logger);
+            }
+            else
+            {
+                LogRedis(logger);
+            }
+
             return Task.CompletedTask;
         }
 
@@ -39,5 +48,8 @@ internal static partial class StorageServiceCollectionExtensions
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "MailGrpc:Redis:Configuration is empty: using the EMBEDDED in-process store. DEVELOPMENT ONLY — state is lost at exit and replicas cannot share it.")]
         private static partial void LogEmbedded(ILogger logger);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "State store: Redis.")]
+        private static partial void LogRedis(ILogger logger);
     }
 }

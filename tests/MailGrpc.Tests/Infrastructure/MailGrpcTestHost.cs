@@ -4,7 +4,6 @@ using Grpc.Net.Client;
 using MailGrpc.V1;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
 
 namespace MailGrpc.Tests.Infrastructure;
 
@@ -22,7 +21,11 @@ public sealed class MailGrpcTestHost : IAsyncDisposable
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Testing");
-            builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
+            // UseSetting, unlike ConfigureAppConfiguration, is visible while Program.cs builds the host.
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
         });
         Channel = GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions
         {

@@ -52,7 +52,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, CancellationToken cancellationToken = default)
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, TimeSpan? startTimeout = null, CancellationToken cancellationToken = default)
     {
         var dll = RepoPaths.ServerDll;
         if (!File.Exists(dll))
@@ -83,7 +83,16 @@ public sealed class ServerProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await server.WaitUntilServingAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        try
+        {
+            await server.WaitUntilServingAsync(startTimeout ?? TimeSpan.FromSeconds(60), cancellationToken);
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+
         return server;
     }
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# MailGrpc's whole test suite, as CI runs it: installs and starts the test rig (Redis, OAuth2/OIDC server, Dovecot POP3
+# on 127.0.0.1), checks the protos with buf, builds with warnings as errors, runs every .NET test, the client SDK checks
+# and smoke tests, then stops what it started. Ends with one line "N passed, N failed"; exits non-zero on any failure.
+set -uo pipefail
+root="$(cd "$(dirname "$0")" && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+configuration="${CONFIGURATION:-Release}"
+results="$root/artifacts/test-results"
+rm -rf "$results" && mkdir -p "$results"
+
+passed=0
+failed=0
+failures=()
+
+check() { # check NAME COMMAND... : one pass/fail entry for a whole command
+  local name="$1"; shift
+  echo "==> $name"
+  if "$@"; then passed=$((passed + 1)); echo "PASS $name"; else failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name"; fi
+}
+
+add_counts() { # add_counts NAME FILE : adds the last "N passed, N failed" line a sub-suite printed
+  local line p f
+  line="$(grep -E '^[A-Za-z:]* ?[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)"
+  if [ -z "$line" ]; then failed=$((failed + 1)); failures+=("$1 (no result line)"); return; fi
+  p="$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')"
+  f="$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')"
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$f" -eq 0 ] || failures+=("$1 ($f failed)")
+}
+
+# 1. The rig. Started here means stopped here, by PID (down.sh); a rig that was already up is left running.
+rig_started=0
+if ! (echo >/dev/tcp/127.0.0.1/"${MAILGRPC_RIG_REDIS_PORT:-16379}") 2>/dev/null; then rig_started=1; fi
+if ! bash tests/rig/up.sh; then echo "The test rig did not start."; echo "0 passed, 1 failed"; exit 1; fi
+cleanup() { if [ "$rig_started" = 1 ]; then bash "$root/tests/rig/down.sh" || true; fi; }
+trap cleanup EXIT
+
+# 2. Contracts.
+[ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund >/dev/null
+check "buf format" npx --no-install buf format --diff --exit-code
+check "buf lint" npx --no-install buf lint
+if git rev-parse --verify -q main >/dev/null && git cat-file -e main:protos/mailgrpc/v1 2>/dev/null; then
+  check "buf breaking (against main)" npx --no-install buf breaking --against ".git#branch=main"
+fi
+
+# 3. Build: zero warnings (warnings are errors).
+check "dotnet build ($configuration, warnings as errors)" dotnet build MailGrpc.sln -c "$configuration" -nologo -v q -warnaserror
+
+# 4. .NET tests (every test project in the solution).
+dotnet test MailGrpc.sln -c "$configuration" --no-build --nologo \
+  --logger "trx" --results-directory "$results" 2>&1 | tee "$results/dotnet-test.log"
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters="$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)"
+  p="$(grep -oE 'passed="[0-9]+"' <<<"$counters" | grep -oE '[0-9]+')"
+  f="$(grep -oE ' failed="[0-9]+"' <<<"$counters" | grep -oE '[0-9]+')"
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  [ "${f:-0}" -eq 0 ] || failures+=("$(basename "$trx") ($f failed)")
+done
+if ! ls "$results"/*.trx >/dev/null 2>&1; then failed=$((failed + 1)); failures+=("dotnet test produced no results"); fi
+
+# 5. Client SDKs: generated code up to date, and each language's smoke test against a live server and the rig.
+if [ -x clients/check-generated.sh ]; then check "generated clients are up to date" clients/check-generated.sh; fi
+if [ -x clients/smoke-test.sh ]; then
+  clients/smoke-test.sh 2>&1 | tee "$results/clients-smoke.log"
+  add_counts "client smoke tests" "$results/clients-smoke.log"
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then printf 'Failed: %s\n' "${failures[@]}"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

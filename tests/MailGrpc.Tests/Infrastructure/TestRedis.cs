@@ -1,0 +1,33 @@
+using StackExchange.Redis;
+
+namespace MailGrpc.Tests.Infrastructure;
+
+/// <summary>
+/// The rig's Redis (tests/rig/up.sh starts it on 127.0.0.1:16379; MAILGRPC_TEST_REDIS overrides). Tests fail, never skip,
+/// when it is not running.
+/// </summary>
+public static class TestRedis
+{
+    private static readonly Lazy<ConnectionMultiplexer> Shared = new(() =>
+    {
+        try
+        {
+            return ConnectionMultiplexer.Connect(Configuration + ",allowAdmin=true");
+        }
+        catch (RedisConnectionException ex)
+        {
+            throw new InvalidOperationException($"Redis is not reachable at {Configuration}: start the rig with tests/rig/up.sh.", ex);
+        }
+    });
+
+    public static string Configuration { get; } = Environment.GetEnvironmentVariable("MAILGRPC_TEST_REDIS") ?? "127.0.0.1:16379";
+
+    public static IConnectionMultiplexer Connection => Shared.Value;
+
+    /// <summary>Every key whose name contains <paramref name="fragment"/> (SCAN, not KEYS).</summary>
+    public static IReadOnlyList<string> KeysContaining(string fragment)
+    {
+        var server = Connection.GetServers()[0];
+        return server.Keys(pattern: "*" + fragment + "*", pageSize: 1000).Select(k => k.ToString()).ToArray();
+    }
+}
