@@ -2,7 +2,8 @@
 Maildir (a short one, one spanning several 64 KiB chunks, one with an attachment). Prints the messages' SHA-256s,
 comma-separated: the bytes POP3 serves (CRLF line ends) are exactly the bytes written.
 
-usage: seed_mailbox.py seed|remove MAIL_ROOT MAIL_UID MAIL_GID PASSWD_FILE PASSWD_LOCK USER [PASSWORD]
+usage: seed_mailbox.py seed|seed-large|remove MAIL_ROOT MAIL_UID MAIL_GID PASSWD_FILE PASSWD_LOCK USER [PASSWORD]
+seed-large writes three 30 MB messages instead (for the C# client's memory measurement).
 """
 
 import base64
@@ -67,12 +68,17 @@ def main() -> None:
     maildir = os.path.join(home, "Maildir")
     for sub in ("new", "cur", "tmp"):
         os.makedirs(os.path.join(maildir, sub))
-    big_body = "\n".join(f"line {i:06d} of a message that spans several 64 KiB chunks" for i in range(6000))
-    messages = [
-        message(user, 1, "Smoke test: short", "Hello from the MailGrpc smoke test."),
-        message(user, 2, "Smoke test: large", big_body),
-        message(user, 3, "Smoke test: attachment", "See the attachment.", attachment=os.urandom(50_000)),
-    ]
+    if action == "seed-large":
+        # 30 MB each: base64 of random bytes, 76-character lines.
+        messages = [message(user, i, f"Smoke test: 30 MB #{i}", "A large attachment.", attachment=os.urandom(22_400_000))
+                    for i in range(1, 4)]
+    else:
+        big_body = "\n".join(f"line {i:06d} of a message that spans several 64 KiB chunks" for i in range(6000))
+        messages = [
+            message(user, 1, "Smoke test: short", "Hello from the MailGrpc smoke test."),
+            message(user, 2, "Smoke test: large", big_body),
+            message(user, 3, "Smoke test: attachment", "See the attachment.", attachment=os.urandom(50_000)),
+        ]
     shas = []
     for i, content in enumerate(messages):
         path = os.path.join(maildir, "new", f"{int(time.time())}.smoke{i}_{os.getpid()}.rig")

@@ -39,6 +39,10 @@ var mailboxId = created.Mailbox.MailboxId;
 Console.WriteLine($"created mailbox {mailboxId}");
 await client.Authorization.SetMailboxPasswordAsync(new SetMailboxPasswordRequest { MailboxId = mailboxId, Password = Env("MAILGRPC_SMOKE_PASSWORD") });
 
+// Live managed memory while the handler holds a message: about one message, however many are streamed.
+var baseline = GC.GetTotalMemory(forceFullCollection: true);
+long peakLive = 0, largest = 0;
+
 // ConsumeAsync streams the unacknowledged messages, hands each verified message to the handler, then acknowledges
 // (and here deletes) every one the handler accepted.
 var result = await client.ConsumeAsync(mailboxId, consumer, async (message, cancellationToken) =>
@@ -48,6 +52,8 @@ var result = await client.ConsumeAsync(mailboxId, consumer, async (message, canc
         throw new InvalidOperationException($"message {message.Uid} has unexpected sha256 {message.Sha256}");
     }
 
+    largest = Math.Max(largest, message.Length);
+    peakLive = Math.Max(peakLive, GC.GetTotalMemory(forceFullCollection: true) - baseline);
     var mime = await message.ParseMimeAsync(cancellationToken);
     Console.WriteLine($"received {message.Uid}: {message.Length} bytes, sha256 {message.Sha256}, subject '{mime.Subject}'");
 }, delete: true);
@@ -62,6 +68,13 @@ var listed = await client.Messages.ListMessagesAsync(new ListMessagesRequest { M
 if (listed.TotalCount != 0 || deleted != seeded)
 {
     throw new InvalidOperationException($"after deleting {deleted} messages the mailbox still holds {listed.TotalCount}");
+}
+
+Console.WriteLine($"largest message {largest / 1048576.0:F1} MiB, peak live managed memory while handling {peakLive / 1048576.0:F1} MiB");
+// One message plus fixed overhead (channel, HTTP/2 buffers, MimeKit): never one message per message streamed.
+if (peakLive > (1.5 * largest) + (16 * 1048576))
+{
+    throw new InvalidOperationException($"peak live memory {peakLive} bytes is more than one message of {largest} bytes");
 }
 
 await client.Mailboxes.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = mailboxId });
