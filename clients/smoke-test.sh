@@ -106,21 +106,31 @@ wait "$dotnet_build"; dotnet_status=$?
 [[ $dotnet_status -ne 2 && -f $server_dll ]] || abort "setup: build the server" "$work/build-server.log"
 
 # --- the server ------------------------------------------------------------------------------------------------------
-read -r grpc_port web_port < <("$PYTHON" -c '
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-for s in socks: s.close()')
+# A free loopback port for every Kestrel endpoint the server's appsettings.json declares (Grpc, Web, Metrics, ...):
+# fixed default ports may be taken by other servers on this machine.
+endpoint_env=()
+while read -r name port; do
+  endpoint_env+=("Kestrel__Endpoints__${name}__Url=http://127.0.0.1:$port")
+  [[ $name == Grpc ]] && grpc_port=$port
+done < <("$PYTHON" - "$(dirname "$server_dll")/appsettings.json" <<'PY'
+import json, socket, sys
+names = list(json.load(open(sys.argv[1])).get("Kestrel", {}).get("Endpoints", {})) or ["Grpc"]
+names = names if "Grpc" in names else ["Grpc"] + names
+socks = []
+for name in names:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+    print(name, s.getsockname()[1])
+PY
+)
+[[ -n ${grpc_port:-} ]] || abort "setup: no free port for the server"
 api_key="smoke-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
 key_hash="$(printf '%s' "$api_key" | sha256sum | cut -d' ' -f1)"
 tenant="smoke-$(od -An -tx1 -N6 /dev/urandom | tr -d ' \n')"
-env \
+env "${endpoint_env[@]}" \
   ASPNETCORE_ENVIRONMENT=Production \
-  Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port" \
   Kestrel__Endpoints__Grpc__Protocols=Http2 \
-  Kestrel__Endpoints__Web__Url="http://127.0.0.1:$web_port" \
-  Kestrel__Endpoints__Web__Protocols=Http1 \
   MailGrpc__Redis__Configuration="$REDIS" \
   MailGrpc__ApiKeys__0__Tenant="$tenant" \
   MailGrpc__ApiKeys__0__KeyHash="$key_hash" \
@@ -130,12 +140,22 @@ env \
   MailGrpc__Encryption__ActiveKeyId=smoke \
   dotnet "$server_dll" >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$grpc_port") 2>/dev/null && break
+# Ready when the health service answers over gRPC (the port alone opens before every endpoint is bound).
+buf="$(ls "$REPO_ROOT"/node_modules/@bufbuild/buf-linux-*/bin/buf 2>/dev/null | head -n 1)"
+[[ -x $buf ]] || buf="$REPO_ROOT/node_modules/.bin/buf"
+ready=""
+for _ in $(seq 1 150); do
   kill -0 "$server_pid" 2>/dev/null || abort "setup: start the server" "$work/server.log"
-  sleep 0.1
+  if (exec 3<>"/dev/tcp/127.0.0.1/$grpc_port") 2>/dev/null &&
+    "$buf" curl --protocol grpc --http2-prior-knowledge -d '{}' "http://127.0.0.1:$grpc_port/grpc.health.v1.Health/Check" >/dev/null 2>&1; then
+    ready=1
+    break
+  fi
+  sleep 0.2
 done
-(exec 3<>"/dev/tcp/127.0.0.1/$grpc_port") 2>/dev/null || abort "setup: the server did not listen on $grpc_port within 30 s" "$work/server.log"
+[[ -n $ready ]] || abort "setup: the server did not answer health checks on $grpc_port within 30 s" "$work/server.log"
+sleep 0.3
+kill -0 "$server_pid" 2>/dev/null || abort "setup: the server stopped right after starting" "$work/server.log"
 echo "builds and server start took $((SECONDS - start_time)) s"
 echo "server PID $server_pid on http://127.0.0.1:$grpc_port (tenant $tenant, $configuration build)"
 

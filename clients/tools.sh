@@ -11,10 +11,13 @@ PYTHON="${MAILGRPC_PYTHON:-/usr/bin/python3}"
 
 # Debian packages: protoc and its well-known types, the gRPC Python plugin (grpc_tools' bundled protoc is too old
 # for proto3 `optional`), the Python runtime, and the Go toolchain with the protobuf/gRPC plugins and libraries.
+# golang-github-golang-protobuf-1-5-dev must be named: grpc-dev accepts 1-3 too, whose APIv1 proto.Marshal (used by
+# grpc-go 1.33's codec) panics on the APIv2 messages protoc-gen-go 1.28 generates.
 CLIENT_APT_PACKAGES=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc
   python3-grpcio python3-protobuf
-  golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev golang-google-protobuf-dev
+  golang-go protoc-gen-go protoc-gen-go-grpc golang-github-golang-protobuf-1-5-dev golang-google-grpc-dev
+  golang-google-protobuf-dev
 )
 
 ensure_apt_packages() {
