@@ -23,6 +23,8 @@ record() { # record NAME STATUS(0=pass) LOG
   if [[ $2 -eq 0 ]]; then
     passed=$((passed + 1)); results+=("PASS $1")
     echo "PASS $1"
+    # Each smoke test ends with a one-line summary (figures included).
+    [[ -s ${3:-} ]] && tail -n 2 "$3" | sed 's/^/    /' 
   else
     failed=$((failed + 1)); results+=("FAIL $1")
     echo "FAIL $1"

@@ -39,20 +39,28 @@ def message(user: str, index: int, subject: str, body: str, attachment: bytes | 
 
 
 def edit_passwd(passwd_file: str, lock_file: str, user: str, password: str | None) -> None:
+    """Adds, replaces or removes a user the way tests/rig/README.md says Dovecot needs it: under the writers' flock,
+    by rename, with the whole-second mtime moved forward (Dovecot reloads only when mtime or size changed), then
+    waiting for the next wall-clock second (Dovecot looks at the file at most once per second)."""
     with open(lock_file, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            old_mtime = int(os.stat(passwd_file).st_mtime)
             with open(passwd_file) as f:
-                lines = [line for line in f.read().splitlines() if line and not line.startswith(user + ":")]
+                lines = [line for line in f.read().splitlines() if line and line.split(":", 1)[0] != user]
         except FileNotFoundError:
-            lines = []
+            old_mtime, lines = 0, []
         if password is not None:
             lines.append(f"{user}:{{PLAIN}}{password}")
         tmp = passwd_file + f".tmp{os.getpid()}"
         with open(tmp, "w") as f:
             f.write("".join(line + "\n" for line in lines))
         os.chmod(tmp, 0o644)
+        mtime = max(int(time.time()), old_mtime + 1)
+        os.utime(tmp, (mtime, mtime))
         os.replace(tmp, passwd_file)
+    if password is not None:
+        time.sleep(1 - (time.time() % 1) + 0.02)
 
 
 def main() -> None:
@@ -81,9 +89,11 @@ def main() -> None:
         ]
     shas = []
     for i, content in enumerate(messages):
-        path = os.path.join(maildir, "new", f"{int(time.time())}.smoke{i}_{os.getpid()}.rig")
-        with open(path, "wb") as f:
+        # Written in tmp/ and renamed into new/, so Dovecot never sees half a message.
+        name = f"{int(time.time())}.smoke{i}_{os.getpid()}.rig"
+        with open(os.path.join(maildir, "tmp", name), "wb") as f:
             f.write(content)
+        os.rename(os.path.join(maildir, "tmp", name), os.path.join(maildir, "new", name))
         shas.append(hashlib.sha256(content).hexdigest())
     for root, dirs, files in os.walk(home):
         for name in [root] + [os.path.join(root, n) for n in dirs + files]:

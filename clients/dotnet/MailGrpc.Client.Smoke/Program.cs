@@ -54,8 +54,10 @@ var result = await client.ConsumeAsync(mailboxId, consumer, async (message, canc
 
     largest = Math.Max(largest, message.Length);
     peakLive = Math.Max(peakLive, GC.GetTotalMemory(forceFullCollection: true) - baseline);
-    var mime = await message.ParseMimeAsync(cancellationToken);
-    Console.WriteLine($"received {message.Uid}: {message.Length} bytes, sha256 {message.Sha256}, subject '{mime.Subject}'");
+    // A MimeMessage holds its own copy of the parts (and MimeKit keeps pooled buffers), so large ones are not parsed
+    // here: the measurement above is of the stream itself.
+    var subject = message.Length <= 1024 * 1024 ? (await message.ParseMimeAsync(cancellationToken)).Subject : "(not parsed)";
+    Console.WriteLine($"received {message.Uid}: {message.Length} bytes, sha256 {message.Sha256}, subject '{subject}'");
 }, delete: true);
 
 if (expected.Count != 0 || result.SkippedUids.Count != 0)
@@ -72,7 +74,7 @@ if (listed.TotalCount != 0 || deleted != seeded)
 
 Console.WriteLine($"largest message {largest / 1048576.0:F1} MiB, peak live managed memory while handling {peakLive / 1048576.0:F1} MiB");
 // One message plus fixed overhead (channel, HTTP/2 buffers, MimeKit): never one message per message streamed.
-if (peakLive > (1.5 * largest) + (16 * 1048576))
+if (peakLive > (1.25 * largest) + (8 * 1048576))
 {
     throw new InvalidOperationException($"peak live memory {peakLive} bytes is more than one message of {largest} bytes");
 }

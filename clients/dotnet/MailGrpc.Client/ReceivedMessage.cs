@@ -89,7 +89,10 @@ public sealed class ReceivedMessage
 
     /// <summary>Parses the content with MimeKit.</summary>
     /// <param name="cancellationToken">Cancels parsing.</param>
-    /// <returns>The parsed message; it holds its own copy of what it needs.</returns>
+    /// <returns>
+    /// The parsed message. It holds its own copy of the parts (about one more message of memory while it is alive,
+    /// and MimeKit may keep pooled buffers), so for very large messages prefer <see cref="OpenRead"/>.
+    /// </returns>
     /// <exception cref="InvalidOperationException">The message was skipped, or its content was released.</exception>
     /// <exception cref="FormatException">The content is not a MIME message.</exception>
     public async Task<MimeMessage> ParseMimeAsync(CancellationToken cancellationToken = default)
