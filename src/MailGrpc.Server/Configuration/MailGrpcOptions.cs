@@ -26,6 +26,10 @@ internal sealed class MailGrpcOptions
     public TokenOptions Tokens { get; set; } = new();
 
     public Pop3Options Pop3 { get; set; } = new();
+
+    public ShutdownOptions Shutdown { get; set; } = new();
+
+    public TelemetryOptions Telemetry { get; set; } = new();
 }
 
 internal sealed class RedisOptions

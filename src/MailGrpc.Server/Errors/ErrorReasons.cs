@@ -42,4 +42,32 @@ internal static class ErrorReasons
     public const string NotImplemented = "NOT_IMPLEMENTED";
     public const string Cancelled = "CANCELLED";
     public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
+
+    // Authorization (tokens, passwords, OAuth flows). See docs/authorization.md.
+    public const string NotOAuthMailbox = "NOT_OAUTH_MAILBOX";
+    public const string NotPasswordMailbox = "NOT_PASSWORD_MAILBOX";
+    public const string InvalidPassword = "INVALID_PASSWORD";
+    public const string InvalidRefreshToken = "INVALID_REFRESH_TOKEN";
+    public const string InvalidCallback = "INVALID_CALLBACK";
+    public const string RedirectUriNotAllowed = "REDIRECT_URI_NOT_ALLOWED";
+    public const string NoRedirectUri = "NO_REDIRECT_URI";
+    public const string StateNotFound = "STATE_NOT_FOUND";
+    public const string StateAlreadyUsed = "STATE_ALREADY_USED";
+    public const string StateExpired = "STATE_EXPIRED";
+    public const string StateTenantMismatch = "STATE_TENANT_MISMATCH";
+    public const string InvalidGrant = "INVALID_GRANT";
+    public const string PkceVerificationFailed = "PKCE_VERIFICATION_FAILED";
+    public const string ProviderError = "OAUTH_PROVIDER_ERROR";
+    public const string ProviderUnavailable = "OAUTH_PROVIDER_UNAVAILABLE";
+    public const string ProviderMisconfigured = "OAUTH_CLIENT_REJECTED";
+    public const string AccessDenied = "ACCESS_DENIED";
+    public const string DeviceCodeExpired = "DEVICE_CODE_EXPIRED";
+    public const string DeviceFlowNotSupported = "DEVICE_FLOW_NOT_SUPPORTED";
+    public const string ClientCredentialsNotSupported = "CLIENT_CREDENTIALS_NOT_SUPPORTED";
+    public const string NoRefreshToken = "NO_REFRESH_TOKEN";
+    public const string NotAuthorized = "NOT_AUTHORIZED";
+    public const string ReauthorizationRequired = "REAUTHORIZATION_REQUIRED";
+    public const string MailboxDisabled = "MAILBOX_DISABLED";
+    public const string CredentialUnreadable = "CREDENTIAL_UNREADABLE";
+    public const string RefreshLockTimeout = "REFRESH_LOCK_TIMEOUT";
 }

@@ -66,5 +66,6 @@ internal static class ExceptionMapper
 
     private static readonly Func<Exception, MailGrpcException?>[] AreaMappings =
     [
+        MailGrpc.Server.Authorization.OAuthErrorMapping.TryMap,
     ];
 }

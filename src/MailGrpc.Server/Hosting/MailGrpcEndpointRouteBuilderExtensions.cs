@@ -1,3 +1,4 @@
+using MailGrpc.Server.Authorization.Flows;
 using MailGrpc.Server.Services;
 
 namespace MailGrpc.Server.Hosting;
@@ -7,9 +8,12 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
 {
     public static WebApplication MapMailGrpc(this WebApplication app)
     {
+        app.MapMailGrpcOperations();
         app.MapGrpcService<MailboxGrpcService>();
         app.MapGrpcService<AuthorizationGrpcService>();
         app.MapGrpcService<MessageGrpcService>();
+        app.MapOAuthCallback();
+        app.MapTestingCredentialEndpoint(app.Environment);
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

@@ -1,3 +1,4 @@
+using MailGrpc.Server.Authorization;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
@@ -44,6 +45,12 @@ internal static class MailGrpcServiceCollectionExtensions
         services.AddSingleton<HostGuard>();
         services.AddSingleton<MailboxRepository>();
         services.AddSingleton<MailboxManager>();
+
+        // Tokens, passwords and OAuth flows.
+        services.AddMailGrpcAuthorization(builder.Configuration);
+
+        // Operations: telemetry, log scopes, liveness, graceful shutdown, diagnostics.
+        builder.AddMailGrpcOperations();
 
         return builder;
     }

@@ -2,12 +2,13 @@ using Grpc.Core;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Callers;
+using MailGrpc.Server.Diagnostics;
 using MailGrpc.V1;
 
 namespace MailGrpc.Server.Services;
 
 /// <summary>The gRPC face of the mailbox registry: maps requests to <see cref="MailboxManager"/>, nothing more.</summary>
-internal sealed class MailboxGrpcService(MailboxManager mailboxes) : MailboxService.MailboxServiceBase
+internal sealed class MailboxGrpcService(MailboxManager mailboxes, MailboxDiagnostics diagnostics) : MailboxService.MailboxServiceBase
 {
     public override async Task<CreateMailboxResponse> CreateMailbox(CreateMailboxRequest request, ServerCallContext context)
     {
@@ -42,5 +43,5 @@ internal sealed class MailboxGrpcService(MailboxManager mailboxes) : MailboxServ
     }
 
     public override Task<DiagnoseMailboxResponse> DiagnoseMailbox(DiagnoseMailboxRequest request, ServerCallContext context) =>
-        throw new MailGrpcException(StatusCode.Unimplemented, ErrorReasons.NotImplemented, "DiagnoseMailbox is not implemented yet.");
+        diagnostics.DiagnoseAsync(context.GetTenant(), request.MailboxId, context.CancellationToken);
 }

@@ -32,6 +32,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int WebPort { get; }
 
+    /// <summary>The Prometheus scrape port (Kestrel endpoint "Metrics").</summary>
+    public int MetricsPort { get; private init; }
+
     public Uri Address { get; }
 
     public GrpcChannel Channel { get; }
@@ -62,6 +65,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
         var grpcPort = FreePort();
         var webPort = FreePort();
+        var metricsPort = FreePort();
         var info = new ProcessStartInfo("dotnet", [dll])
         {
             RedirectStandardOutput = true,
@@ -71,6 +75,7 @@ public sealed class ServerProcess : IAsyncDisposable
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         info.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpcPort}";
         info.Environment["Kestrel__Endpoints__Web__Url"] = $"http://127.0.0.1:{webPort}";
+        info.Environment["Kestrel__Endpoints__Metrics__Url"] = $"http://127.0.0.1:{metricsPort}";
         info.Environment["Logging__Console__FormatterName"] = "simple";
         foreach (var (key, value) in settings)
         {
@@ -78,7 +83,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the server.");
-        var server = new ServerProcess(process, grpcPort, webPort);
+        var server = new ServerProcess(process, grpcPort, webPort) { MetricsPort = metricsPort };
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();

@@ -1,0 +1,45 @@
+using MailGrpc.Server.Authorization.Broker;
+using MailGrpc.Server.Authorization.Flows;
+using MailGrpc.Server.Authorization.Providers;
+using MailGrpc.Server.Authorization.Secrets;
+using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Network;
+using Microsoft.Extensions.Options;
+
+namespace MailGrpc.Server.Authorization;
+
+/// <summary>The authorization area's wiring, called once from <c>MailGrpcServiceCollectionExtensions</c>.</summary>
+internal static class AuthorizationServiceCollectionExtensions
+{
+    /// <summary>The name of the HTTP client every OAuth call goes through (trusts <c>MailGrpc:Tls:ExtraTrustedCaFile</c>).</summary>
+    public const string OAuthHttpClient = "mailgrpc-oauth";
+
+    public static IServiceCollection AddMailGrpcAuthorization(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddSingleton<IValidateOptions<MailGrpcOptions>, EncryptionKeysValidator>();
+
+        // Secrets.
+        services.AddSingleton<KeyRing>();
+        services.AddSingleton<SecretProtector>();
+        services.AddSingleton<CredentialStore>();
+        services.AddHostedService<KeyRingStartupCheck>();
+
+        // OAuth over HTTPS, trusting the extra CA when one is configured.
+        services.AddSingleton<ExtraTrust>();
+        services.AddHttpClient(OAuthHttpClient, (sp, http) => http.Timeout = sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Tokens.ProviderTimeout)
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<ExtraTrust>().CreateHttpHandler());
+
+        // Flows and the broker.
+        services.AddSingleton<StandardOAuthProvider>();
+        services.AddKeyedSingleton<IOAuthProvider>(OAuthProviderKind.Generic, (sp, _) => sp.GetRequiredService<StandardOAuthProvider>());
+        services.AddKeyedSingleton<IOAuthProvider>(OAuthProviderKind.Google, (sp, _) => sp.GetRequiredService<StandardOAuthProvider>());
+        services.AddSingleton<OAuthClientRegistry>();
+        services.AddSingleton<PendingAuthorizations>();
+        services.AddSingleton<MailboxStateRecorder>();
+        services.AddSingleton<TokenBroker>();
+        services.AddSingleton<IMailboxCredentials>(sp => sp.GetRequiredService<TokenBroker>());
+        services.AddSingleton<AuthorizationManager>();
+        return services;
+    }
+}

@@ -1,0 +1,76 @@
+using System.Text.Json;
+using MailGrpc.Server.Authorization.Secrets;
+using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace MailGrpc.Server.Authorization.Flows;
+
+/// <summary>
+/// Pending authorization-code flows under <c>StoreKeys.PendingAuthorization(state)</c>, encrypted (the PKCE verifier is a
+/// secret), with a TTL. A redeemed state is replaced by a tombstone until the TTL ends, so a replay is reported as such
+/// rather than as an unknown state; an expired one is still readable for the same grace period.
+/// </summary>
+internal sealed class PendingAuthorizations(IStateStore store, SecretProtector protector, IOptionsMonitor<MailGrpcOptions> options, TimeProvider time)
+{
+    /// <summary>How long a used or expired state is remembered after its lifetime.</summary>
+    public static readonly TimeSpan Grace = TimeSpan.FromHours(1);
+
+    public async Task<PendingAuthorization> StartAsync(string state, PendingAuthorization pending, CancellationToken cancellationToken)
+    {
+        var lifetime = options.CurrentValue.Tokens.PendingAuthorizationLifetime;
+        await store.SetAsync(StoreKeys.PendingAuthorization(state), Encrypt(state, pending), lifetime + Grace, cancellationToken);
+        await store.SetAddAsync(StoreKeys.PendingStates(pending.Tenant, pending.MailboxId), [state], cancellationToken);
+        return pending;
+    }
+
+    public async Task<PendingAuthorization?> PeekAsync(string state, CancellationToken cancellationToken)
+    {
+        var blob = await store.GetAsync(StoreKeys.PendingAuthorization(state), cancellationToken);
+        return blob is null ? null : Decrypt(state, blob);
+    }
+
+    /// <summary>Takes the state for redemption (single use) and leaves a tombstone. Null when someone else took it first.</summary>
+    public async Task<PendingAuthorization?> TakeAsync(string state, CancellationToken cancellationToken)
+    {
+        var key = StoreKeys.PendingAuthorization(state);
+        var blob = await store.TakeAsync(key, cancellationToken);
+        if (blob is null)
+        {
+            return null;
+        }
+
+        var pending = Decrypt(state, blob);
+        if (pending.UsedAt is not null)
+        {
+            // Lost a race with another redemption that already wrote its tombstone: put it back.
+            await store.SetAsync(key, blob, Grace, cancellationToken);
+            return null;
+        }
+
+        var tombstone = pending with { CodeVerifier = string.Empty, UsedAt = time.GetUtcNow() };
+        await store.SetAsync(key, Encrypt(state, tombstone), Grace, cancellationToken);
+        await store.SetRemoveAsync(StoreKeys.PendingStates(pending.Tenant, pending.MailboxId), [state], cancellationToken);
+        return pending;
+    }
+
+    /// <summary>Puts a taken state back (the provider could not be reached, so the code may still be redeemable).</summary>
+    public async Task RestoreAsync(string state, PendingAuthorization pending, CancellationToken cancellationToken)
+    {
+        var remaining = pending.ExpiresAt - time.GetUtcNow();
+        if (remaining <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        await store.SetAsync(StoreKeys.PendingAuthorization(state), Encrypt(state, pending), remaining + Grace, cancellationToken);
+        await store.SetAddAsync(StoreKeys.PendingStates(pending.Tenant, pending.MailboxId), [state], cancellationToken);
+    }
+
+    private byte[] Encrypt(string state, PendingAuthorization pending) =>
+        protector.Protect(JsonSerializer.SerializeToUtf8Bytes(pending, SecretsJsonContext.Default.PendingAuthorization), SecretContext.PendingAuthorization(state));
+
+    private PendingAuthorization Decrypt(string state, byte[] blob) =>
+        JsonSerializer.Deserialize(protector.Unprotect(blob, SecretContext.PendingAuthorization(state), out _), SecretsJsonContext.Default.PendingAuthorization)
+            ?? throw new SecretUnreadableException("Empty pending authorization.");
+}

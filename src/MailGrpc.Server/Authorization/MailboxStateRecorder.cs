@@ -1,0 +1,38 @@
+using MailGrpc.Server.Mailboxes;
+using MailGrpc.V1;
+
+namespace MailGrpc.Server.Authorization;
+
+/// <summary>Server-side mailbox state changes caused by authorization events; a DISABLED mailbox stays disabled.</summary>
+internal sealed partial class MailboxStateRecorder(MailboxRepository mailboxes, ILogger<MailboxStateRecorder> logger)
+{
+    public Task<MailboxRecord?> MarkActiveAsync(string tenant, string mailboxId, CancellationToken cancellationToken) =>
+        mailboxes.UpdateAsync(tenant, mailboxId, m => m with
+        {
+            State = m.State == MailboxState.Disabled ? m.State : MailboxState.Active,
+            LastErrorReason = null,
+            LastErrorMessage = null,
+        }, cancellationToken);
+
+    public Task<MailboxRecord?> MarkPendingAsync(string tenant, string mailboxId, CancellationToken cancellationToken) =>
+        mailboxes.UpdateAsync(tenant, mailboxId, m => m with
+        {
+            State = m.State == MailboxState.Disabled ? m.State : MailboxState.PendingAuthorization,
+            LastErrorReason = null,
+            LastErrorMessage = null,
+        }, cancellationToken);
+
+    public async Task<MailboxRecord?> MarkReauthorizationRequiredAsync(string tenant, string mailboxId, string reason, string message, CancellationToken cancellationToken)
+    {
+        LogReauthorizationRequired(logger, tenant, mailboxId, reason);
+        return await mailboxes.UpdateAsync(tenant, mailboxId, m => m with
+        {
+            State = m.State == MailboxState.Disabled ? m.State : MailboxState.ReauthorizationRequired,
+            LastErrorReason = reason,
+            LastErrorMessage = message,
+        }, cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mailbox {Tenant}/{MailboxId} needs a new authorization: {Reason}")]
+    private static partial void LogReauthorizationRequired(ILogger logger, string tenant, string mailboxId, string reason);
+}

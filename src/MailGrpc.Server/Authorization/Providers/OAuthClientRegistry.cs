@@ -1,0 +1,26 @@
+using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Errors;
+using MailGrpc.Server.Mailboxes;
+using Microsoft.Extensions.Options;
+
+namespace MailGrpc.Server.Authorization.Providers;
+
+/// <summary>Finds a mailbox's configured OAuth client and the provider that speaks to it.</summary>
+internal sealed class OAuthClientRegistry(IOptionsMonitor<MailGrpcOptions> options, IServiceProvider services)
+{
+    public (OAuthClient Client, IOAuthProvider Provider) For(MailboxRecord mailbox)
+    {
+        if (mailbox.AuthKind != MailboxAuthKind.OAuth || string.IsNullOrEmpty(mailbox.OAuthClient))
+        {
+            throw MailGrpcException.FailedPrecondition(ErrorReasons.NotOAuthMailbox, $"Mailbox '{mailbox.Id}' does not use OAuth.");
+        }
+
+        if (!options.CurrentValue.OAuthClients.TryGetValue(mailbox.OAuthClient, out var configured))
+        {
+            throw MailGrpcException.FailedPrecondition(ErrorReasons.UnknownOAuthClient, $"The OAuth client '{mailbox.OAuthClient}' of mailbox '{mailbox.Id}' is no longer configured on the server.");
+        }
+
+        var provider = services.GetRequiredKeyedService<IOAuthProvider>(configured.Provider);
+        return (new OAuthClient(mailbox.OAuthClient, configured), provider);
+    }
+}
