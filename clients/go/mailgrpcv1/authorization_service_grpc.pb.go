@@ -23,8 +23,9 @@ type AuthorizationServiceClient interface {
 	BeginAuthorization(ctx context.Context, in *BeginAuthorizationRequest, opts ...grpc.CallOption) (*BeginAuthorizationResponse, error)
 	// Redeems the code the provider sent to the redirect URI, stores the tokens and sets the
 	// mailbox ACTIVE. The same happens when a browser lands on the server's HTTP callback path.
-	// Errors: NOT_FOUND (`STATE_NOT_FOUND`: unknown, used or expired state), PERMISSION_DENIED
-	// (`STATE_TENANT_MISMATCH`), FAILED_PRECONDITION (`INVALID_GRANT`: wrong code or verifier).
+	// Errors: NOT_FOUND (`STATE_NOT_FOUND`: unknown state), FAILED_PRECONDITION (`STATE_ALREADY_USED`,
+	// `STATE_EXPIRED`, `INVALID_GRANT`: wrong code, `PKCE_VERIFICATION_FAILED`: wrong verifier),
+	// PERMISSION_DENIED (`STATE_TENANT_MISMATCH`).
 	CompleteAuthorization(ctx context.Context, in *CompleteAuthorizationRequest, opts ...grpc.CallOption) (*CompleteAuthorizationResponse, error)
 	// Runs the device-authorization flow (RFC 8628): the first frame has the user code and the
 	// verification URI to show a person; the last frame has the outcome. The stream ends with
@@ -157,8 +158,9 @@ type AuthorizationServiceServer interface {
 	BeginAuthorization(context.Context, *BeginAuthorizationRequest) (*BeginAuthorizationResponse, error)
 	// Redeems the code the provider sent to the redirect URI, stores the tokens and sets the
 	// mailbox ACTIVE. The same happens when a browser lands on the server's HTTP callback path.
-	// Errors: NOT_FOUND (`STATE_NOT_FOUND`: unknown, used or expired state), PERMISSION_DENIED
-	// (`STATE_TENANT_MISMATCH`), FAILED_PRECONDITION (`INVALID_GRANT`: wrong code or verifier).
+	// Errors: NOT_FOUND (`STATE_NOT_FOUND`: unknown state), FAILED_PRECONDITION (`STATE_ALREADY_USED`,
+	// `STATE_EXPIRED`, `INVALID_GRANT`: wrong code, `PKCE_VERIFICATION_FAILED`: wrong verifier),
+	// PERMISSION_DENIED (`STATE_TENANT_MISMATCH`).
 	CompleteAuthorization(context.Context, *CompleteAuthorizationRequest) (*CompleteAuthorizationResponse, error)
 	// Runs the device-authorization flow (RFC 8628): the first frame has the user code and the
 	// verification URI to show a person; the last frame has the outcome. The stream ends with

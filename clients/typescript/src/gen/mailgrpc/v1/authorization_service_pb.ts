@@ -622,8 +622,9 @@ export const AuthorizationService: GenService<{
   /**
    * Redeems the code the provider sent to the redirect URI, stores the tokens and sets the
    * mailbox ACTIVE. The same happens when a browser lands on the server's HTTP callback path.
-   * Errors: NOT_FOUND (`STATE_NOT_FOUND`: unknown, used or expired state), PERMISSION_DENIED
-   * (`STATE_TENANT_MISMATCH`), FAILED_PRECONDITION (`INVALID_GRANT`: wrong code or verifier).
+   * Errors: NOT_FOUND (`STATE_NOT_FOUND`: unknown state), FAILED_PRECONDITION (`STATE_ALREADY_USED`,
+   * `STATE_EXPIRED`, `INVALID_GRANT`: wrong code, `PKCE_VERIFICATION_FAILED`: wrong verifier),
+   * PERMISSION_DENIED (`STATE_TENANT_MISMATCH`).
    *
    * @generated from rpc mailgrpc.v1.AuthorizationService.CompleteAuthorization
    */
