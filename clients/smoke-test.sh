@@ -6,7 +6,8 @@
 # server by PID. Prints PASS/FAIL per entry and a last line "N passed, N failed"; exits non-zero on any failure.
 #
 # Environment: CONFIGURATION (Release|Debug: which server build to run; default: the newest one, else Release),
-# MAILGRPC_RIG_UP (path of the rig's up.sh; default tests/rig/up.sh), SMOKE_ONLY (space-separated entry names).
+# MAILGRPC_RIG_DIR (default /tmp/mailgrpc-rig), MAILGRPC_RIG_UP (the rig's up.sh, used only when no rig answers;
+# default tests/rig/up.sh), SMOKE_ONLY (space-separated entry names: typescript python go dotnet dotnet-large grpcurl).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$REPO_ROOT"
@@ -63,9 +64,23 @@ ensure_apt_packages >"$work/setup.log" 2>&1 || abort "setup: Debian packages" "$
 ensure_npm_ci "$CLIENTS_DIR/typescript" >>"$work/setup.log" 2>&1 || abort "setup: npm ci (clients/typescript)" "$work/setup.log"
 [[ -x node_modules/.bin/buf ]] || npm ci --no-audit --no-fund --loglevel=error >>"$work/setup.log" 2>&1 || abort "setup: npm ci (buf)" "$work/setup.log"
 
-rig_up="${MAILGRPC_RIG_UP:-$REPO_ROOT/tests/rig/up.sh}"
-[[ -f $rig_up ]] || abort "setup: the test rig ($rig_up is missing)"
-bash "$rig_up" >"$work/rig.env" 2>"$work/rig.log" || abort "setup: the test rig" "$work/rig.log"
+# A rig that already runs (test.sh starts it first) is used as it is: its up.sh restarts every component when called
+# from another checkout, which would pull the rig from under whoever else uses it on this machine.
+rig_dir="${MAILGRPC_RIG_DIR:-/tmp/mailgrpc-rig}"
+rig_running() {
+  [[ -s $rig_dir/rig.env ]] || return 1
+  local port
+  for port in $(grep -E '^(REDIS_PORT|POP3_PORT|POP3S_PORT|OAUTH_PORT)=' "$rig_dir/rig.env" | cut -d= -f2); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 1
+  done
+}
+if rig_running; then
+  cp "$rig_dir/rig.env" "$work/rig.env"
+else
+  rig_up="${MAILGRPC_RIG_UP:-$REPO_ROOT/tests/rig/up.sh}"
+  [[ -f $rig_up ]] || abort "setup: the test rig ($rig_up is missing)"
+  bash "$rig_up" >"$work/rig.env" 2>"$work/rig.log" || abort "setup: the test rig" "$work/rig.log"
+fi
 while IFS='=' read -r key value; do
   [[ $key =~ ^[A-Z0-9_]+$ ]] && printf -v "$key" '%s' "$value"
 done <"$work/rig.env"
