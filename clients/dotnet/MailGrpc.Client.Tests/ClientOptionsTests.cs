@@ -78,6 +78,38 @@ public sealed class ClientOptionsTests
         Assert.Equal("secret-key", invoker.Options.Value.Headers!.GetValue("x-api-key"));
     }
 
+    [Fact]
+    public void Only_idempotent_reads_are_retried_and_only_on_unavailable()
+    {
+        var config = MailGrpcClient.CreateServiceConfig(4);
+        var methodConfig = Assert.Single(config.MethodConfigs);
+        var names = methodConfig.Names.Select(n => $"{n.Service}/{n.Method}").ToHashSet();
+
+        Assert.Equal(4, methodConfig.RetryPolicy!.MaxAttempts);
+        Assert.Equal([StatusCode.Unavailable], methodConfig.RetryPolicy.RetryableStatusCodes);
+        Assert.Contains("mailgrpc.v1.MessageService/StreamMessages", names);
+        Assert.Contains("mailgrpc.v1.MailboxService/GetMailbox", names);
+        Assert.DoesNotContain("mailgrpc.v1.MessageService/AcknowledgeMessages", names);
+        Assert.DoesNotContain("mailgrpc.v1.MailboxService/CreateMailbox", names);
+        Assert.DoesNotContain("mailgrpc.v1.MessageService/DeleteMessages", names);
+        Assert.Empty(MailGrpcClient.CreateServiceConfig(1).MethodConfigs);
+    }
+
+    [Fact]
+    public void The_callers_own_headers_are_kept_and_not_modified()
+    {
+        var interceptor = new CallDefaultsInterceptor("secret-key", TimeSpan.FromSeconds(7), null, TimeProvider.System);
+        var invoker = new CapturingInvoker();
+        var client = new MailboxService.MailboxServiceClient(invoker.Intercept(interceptor));
+        var own = new Metadata { { "x-request-id", "abc" } };
+
+        client.GetMailboxAsync(new GetMailboxRequest { MailboxId = "m" }, headers: own);
+
+        Assert.Equal("abc", invoker.Options!.Value.Headers!.GetValue("x-request-id"));
+        Assert.Equal("secret-key", invoker.Options.Value.Headers!.GetValue("x-api-key"));
+        Assert.Single(own);
+    }
+
     private sealed class FixedTime(DateTimeOffset now) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => now;

@@ -25,7 +25,13 @@ internal sealed class CallDefaultsInterceptor(string apiKey, TimeSpan unaryDeadl
         where TResponse : class
     {
         var options = context.Options;
-        var headers = options.Headers ?? [];
+        // A copy: the caller's Metadata may be shared between calls.
+        var headers = new Metadata();
+        foreach (var entry in options.Headers ?? [])
+        {
+            headers.Add(entry);
+        }
+
         if (headers.Get(ApiKeyHeader) is null)
         {
             headers.Add(ApiKeyHeader, apiKey);

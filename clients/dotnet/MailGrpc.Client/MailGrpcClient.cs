@@ -248,7 +248,7 @@ public sealed class MailGrpcClient : IDisposable
         return handler;
     }
 
-    private static ServiceConfig CreateServiceConfig(int maxAttempts)
+    internal static ServiceConfig CreateServiceConfig(int maxAttempts)
     {
         var config = new ServiceConfig();
         if (maxAttempts <= 1)
