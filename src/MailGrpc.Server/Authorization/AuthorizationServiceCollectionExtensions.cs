@@ -1,10 +1,13 @@
 using MailGrpc.Server.Authorization.Broker;
 using MailGrpc.Server.Authorization.Flows;
 using MailGrpc.Server.Authorization.Providers;
+using MailGrpc.Server.Authorization.Providers.Msal;
 using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Network;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Microsoft.Identity.Client;
 
 namespace MailGrpc.Server.Authorization;
 
@@ -24,6 +27,8 @@ internal static class AuthorizationServiceCollectionExtensions
         services.AddSingleton<SecretProtector>();
         services.AddSingleton<CredentialStore>();
         services.AddHostedService<KeyRingStartupCheck>();
+        services.AddSingleton<ReencryptionSweep>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReencryptionSweep>());
 
         // OAuth over HTTPS, trusting the extra CA when one is configured.
         services.AddSingleton<ExtraTrust>();
@@ -34,6 +39,11 @@ internal static class AuthorizationServiceCollectionExtensions
         services.AddSingleton<StandardOAuthProvider>();
         services.AddKeyedSingleton<IOAuthProvider>(OAuthProviderKind.Generic, (sp, _) => sp.GetRequiredService<StandardOAuthProvider>());
         services.AddKeyedSingleton<IOAuthProvider>(OAuthProviderKind.Google, (sp, _) => sp.GetRequiredService<StandardOAuthProvider>());
+
+        // Microsoft through MSAL; its HTTP is a seam tests replace with an in-process Entra fake.
+        services.TryAddSingleton<IMsalHttpClientFactory, MsalHttpClientFactory>();
+        services.AddSingleton<MicrosoftOAuthProvider>();
+        services.AddKeyedSingleton<IOAuthProvider>(OAuthProviderKind.Microsoft, (sp, _) => sp.GetRequiredService<MicrosoftOAuthProvider>());
         services.AddSingleton<OAuthClientRegistry>();
         services.AddSingleton<PendingAuthorizations>();
         services.AddSingleton<MailboxStateRecorder>();

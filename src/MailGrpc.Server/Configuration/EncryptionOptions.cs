@@ -8,4 +8,7 @@ internal sealed class EncryptionOptions
 
     /// <summary>The key id new secrets are encrypted with.</summary>
     public string? ActiveKeyId { get; set; }
+
+    /// <summary>After start, re-encrypt every stored mailbox secret that is not under the active key (a background sweep).</summary>
+    public bool ReencryptOnStart { get; set; }
 }

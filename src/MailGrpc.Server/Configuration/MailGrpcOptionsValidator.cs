@@ -84,6 +84,8 @@ internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGr
             failures.Add("MailGrpc:Network:ResolveTimeout must be positive.");
         }
 
+        failures.AddRange(options.Pop3.Validate());
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -35,6 +35,28 @@ internal static class ErrorReasons
     public const string MailboxAlreadyExists = "MAILBOX_ALREADY_EXISTS";
     public const string EtagMismatch = "ETAG_MISMATCH";
 
+    // Messages and POP3 (docs/errors.md, "Messages").
+    public const string MailboxNotActive = "MAILBOX_NOT_ACTIVE";
+    public const string MailboxBusy = "MAILBOX_BUSY";
+    public const string InvalidConsumer = "INVALID_CONSUMER";
+    public const string InvalidUid = "INVALID_UID";
+    public const string InvalidUids = "INVALID_UIDS";
+    public const string InvalidView = "INVALID_VIEW";
+    public const string InvalidLimit = "INVALID_LIMIT";
+    public const string MessageNotFound = "MESSAGE_NOT_FOUND";
+    public const string MessageTooLarge = "MESSAGE_TOO_LARGE";
+    public const string Pop3ConnectFailed = "POP3_CONNECT_FAILED";
+    public const string Pop3TlsFailed = "POP3_TLS_FAILED";
+    public const string Pop3StartTlsUnsupported = "POP3_STARTTLS_UNSUPPORTED";
+    public const string Pop3UidlUnsupported = "POP3_UIDL_UNSUPPORTED";
+    public const string Pop3AuthMechanismUnsupported = "POP3_AUTH_MECHANISM_UNSUPPORTED";
+    public const string Pop3CredentialRefused = "POP3_CREDENTIAL_REFUSED";
+    public const string Pop3ConnectionLost = "POP3_CONNECTION_LOST";
+    public const string Pop3CommandFailed = "POP3_COMMAND_FAILED";
+    public const string Pop3Timeout = "POP3_TIMEOUT";
+    public const string Pop3LeaseLost = "POP3_LEASE_LOST";
+    public const string Pop3DeleteNotCommitted = "POP3_DELETE_NOT_COMMITTED";
+
     // Server side.
     public const string StoreUnavailable = "STORE_UNAVAILABLE";
     public const string Timeout = "TIMEOUT";

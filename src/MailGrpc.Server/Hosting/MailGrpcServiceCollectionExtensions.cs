@@ -2,6 +2,7 @@ using MailGrpc.Server.Authorization;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
+using MailGrpc.Server.Messages;
 using MailGrpc.Server.Network;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.Storage;
@@ -51,6 +52,9 @@ internal static class MailGrpcServiceCollectionExtensions
 
         // Operations: telemetry, log scopes, liveness, graceful shutdown, diagnostics.
         builder.AddMailGrpcOperations();
+
+        // Messages (POP3 retrieval).
+        services.AddMailGrpcMessages();
 
         return builder;
     }

@@ -16,21 +16,15 @@ internal static partial class TelemetryServiceCollectionExtensions
 {
     public const string MetricsEndpointName = "Metrics";
 
-    private static int s_mailKitConfigured;
-
     public static WebApplicationBuilder AddMailGrpcTelemetry(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection($"{MailGrpcOptions.SectionName}:Telemetry").Get<TelemetryOptions>() ?? new TelemetryOptions();
         builder.Services.AddSingleton<MailGrpcMetrics>();
         var metricsPort = PortOf(builder.Configuration[$"Kestrel:Endpoints:{MetricsEndpointName}:Url"]);
 
-        // MailKit's meters exist only once configured; its activity source always does.
-        if (Interlocked.Exchange(ref s_mailKitConfigured, 1) == 0)
-        {
-            MailKit.Telemetry.Socket.Configure();
-            MailKit.Telemetry.Pop3Client.Configure();
-        }
-
+        // MailKit's meters are deliberately left unconfigured: in MailKit 4.18.2, while anything listens to them,
+        // Pop3Client.Dispose after a clean Disconnect throws NullReferenceException (ClientMetrics.GetTags gets a null Uri,
+        // the POP3 twin of MailKit issue #1816). Its activity source is safe; POP3 session metrics come from MailGrpcMetrics.
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(options.ServiceName, serviceInstanceId: Environment.MachineName))
             .WithTracing(tracing => tracing
@@ -41,7 +35,7 @@ internal static partial class TelemetryServiceCollectionExtensions
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
-                .AddMeter(MailGrpcMetrics.MeterName, MailKit.Telemetry.Pop3Client.MeterName, MailKit.Telemetry.Socket.MeterName, "Grpc.Net.Client")
+                .AddMeter(MailGrpcMetrics.MeterName, "Grpc.Net.Client")
                 .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
         if (options.OtlpEndpoint is { } endpoint)

@@ -4,6 +4,8 @@ using Grpc.Net.Client;
 using MailGrpc.V1;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MailGrpc.Tests.Infrastructure;
 
@@ -16,6 +18,12 @@ public sealed class MailGrpcTestHost : IAsyncDisposable
     private readonly WebApplicationFactory<Program> _factory;
 
     public MailGrpcTestHost(IReadOnlyDictionary<string, string?> settings)
+        : this(settings, configureServices: null)
+    {
+    }
+
+    /// <param name="configureServices">Replaces server services after the server's own registrations (in-process fakes of external endpoints).</param>
+    public MailGrpcTestHost(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? configureServices)
     {
         Settings = settings;
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
@@ -25,6 +33,11 @@ public sealed class MailGrpcTestHost : IAsyncDisposable
             foreach (var (key, value) in settings)
             {
                 builder.UseSetting(key, value);
+            }
+
+            if (configureServices is not null)
+            {
+                builder.ConfigureTestServices(configureServices);
             }
         });
         Channel = GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions

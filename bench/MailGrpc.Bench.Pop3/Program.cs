@@ -1,0 +1,479 @@
+// POP3 retrieval benchmark (not a test). Over implicit TLS from the rig's Dovecot, 1,000 messages x 50 KB, all three
+// readers measured in one run, alternating, median of N rounds:
+//   (a) MailKit, GetStreamAsync per message;  (b) a raw pipelined POP3 reader over SslStream (the practical limit);
+//   (c) MailGrpc StreamMessages received by a gRPC client from a real server process.
+// Then peak RSS of a server process while 20 mailboxes each stream one 20 MB message concurrently.
+// Usage: MailGrpc.Bench.Pop3 <server dll> [rounds]   (bench/pop3.sh builds and runs it)
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using MailGrpc.V1;
+using MailKit.Net.Pop3;
+using MailKit.Security;
+
+var serverDll = args.Length > 0 ? args[0] : throw new ArgumentException("usage: <server dll> [rounds]");
+var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+var rig = Rig.Load();
+const int Count = 1000;
+const int Size = 50_000;
+
+var onlyMemory = Environment.GetEnvironmentVariable("BENCH_ONLY_MEMORY") == "1";
+var user = Rig.NewUser("bench");
+var password = rig.AddPasswordUser(user);
+rig.Seed(user, Enumerable.Range(0, onlyMemory ? 1 : Count).Select(i => Rig.Message(i, Size)));
+Console.WriteLine($"seeded {Count} x {Size} B for {user}");
+
+var apiKey = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+var tenant = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+await using (var server = await Server.StartAsync(serverDll, rig, tenant, apiKey, new Dictionary<string, string>()))
+{
+    var client = server.Client(apiKey);
+    var mailboxId = await server.CreateMailboxAsync(apiKey, user, password, rig.Pop3sPort);
+    var times = new Dictionary<string, List<double>> { ["a"] = [], ["b"] = [], ["c"] = [] };
+    long check = 0;
+    for (var round = -1; round < (onlyMemory ? -1 : rounds); round++) // round -1 warms up
+    {
+        var a = await Measure(() => MailKitLoop(rig, user, password));
+        var b = await Measure(() => RawPipelined(rig, user, password, 50));
+        var c = await Measure(() => ViaMailGrpc(client, mailboxId));
+        if (a.Bytes != b.Bytes || b.Bytes != c.Bytes)
+        {
+            throw new InvalidOperationException($"byte counts differ: {a.Bytes} {b.Bytes} {c.Bytes}");
+        }
+
+        check = a.Bytes;
+        if (round >= 0)
+        {
+            times["a"].Add(a.Seconds);
+            times["b"].Add(b.Seconds);
+            times["c"].Add(c.Seconds);
+        }
+
+        Console.WriteLine($"round {round}: a={a.Seconds:0.000}s b={b.Seconds:0.000}s c={c.Seconds:0.000}s");
+    }
+
+    double Median(List<double> v) => v.Count == 0 ? double.NaN : v.Order().ElementAt(v.Count / 2);
+    var (ma, mb, mc) = (Median(times["a"]), Median(times["b"]), Median(times["c"]));
+    Console.WriteLine($"bytes per run: {check:N0}");
+    Console.WriteLine($"median of {rounds}: (a) MailKit GetStreamAsync loop {ma:0.000} s | (b) raw pipelined {mb:0.000} s | (c) MailGrpc StreamMessages {mc:0.000} s");
+    Console.WriteLine($"(c)/(a) = {mc / ma:0.00} (target <= 0.8)   (c)/(b) = {mc / mb:0.00} (target <= 3)");
+}
+
+// Memory: 20 mailboxes x one 20 MB message, streamed concurrently; RSS of the server sampled every 10 ms.
+const long Budget = 64L * 1024 * 1024;
+var big = Enumerable.Range(0, 20).Select(i =>
+{
+    var u = Rig.NewUser("big");
+    var p = rig.AddPasswordUser(u, waitForDovecot: false);
+    rig.Seed(u, [Rig.Message(i, 20 * 1024 * 1024)]);
+    return (User: u, Password: p);
+}).ToList();
+Thread.Sleep(1100); // Dovecot re-reads the passwd file at most once a second
+await using (var server = await Server.StartAsync(serverDll, rig, tenant, apiKey, new Dictionary<string, string>
+{
+    ["MailGrpc__Pop3__MemoryBudgetBytes"] = Budget.ToString(CultureInfo.InvariantCulture),
+    ["MailGrpc__Pop3__MaxMessageSize"] = (25L * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
+    ["DOTNET_gcServer"] = Environment.GetEnvironmentVariable("BENCH_SERVER_GC") ?? "",
+}))
+{
+    var client = server.Client(apiKey);
+    var ids = new List<string>();
+    foreach (var (u, p) in big)
+    {
+        ids.Add(await server.CreateMailboxAsync(apiKey, u, p, rig.Pop3sPort));
+    }
+
+    // Warm the server (JIT, pools) on one small stream first, then measure from the idle RSS.
+    await ViaMailGrpc(client, ids[0]);
+    var idle = Server.Rss(server.Pid);
+    long peak = idle;
+    using var stop = new CancellationTokenSource();
+    var sampler = Task.Run(async () =>
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            peak = Math.Max(peak, Server.Rss(server.Pid));
+            await Task.Delay(10);
+        }
+    });
+    var sw = Stopwatch.StartNew();
+    var results = await Task.WhenAll(ids.Select(id => ViaMailGrpc(client, id)));
+    sw.Stop();
+    await stop.CancelAsync();
+    await sampler;
+    Console.WriteLine($"memory: 20 x 20 MB concurrently in {sw.Elapsed.TotalSeconds:0.00} s, {results.Sum():N0} B; server RSS idle {idle / 1048576.0:0} MiB, peak {peak / 1048576.0:0} MiB; budget {Budget / 1048576} MiB; limit budget+150 = {Budget / 1048576 + 150} MiB -> {(peak <= Budget + 150L * 1024 * 1024 ? "OK" : "OVER")}");
+}
+
+static async Task<(double Seconds, long Bytes)> Measure(Func<Task<long>> run)
+{
+    var sw = Stopwatch.StartNew();
+    var bytes = await run();
+    return (sw.Elapsed.TotalSeconds, bytes);
+}
+
+static async Task<long> MailKitLoop(Rig rig, string user, string password)
+{
+    using var client = new Pop3Client { ServerCertificateValidationCallback = rig.Validate };
+    await client.ConnectAsync("127.0.0.1", rig.Pop3sPort, SecureSocketOptions.SslOnConnect);
+    await client.AuthenticateAsync(new SaslMechanismPlain(user, password));
+    long total = 0;
+    for (var i = 0; i < client.Count; i++)
+    {
+        await using var stream = await client.GetStreamAsync(i);
+        total += stream.Length;
+    }
+
+    await client.DisconnectAsync(true);
+    return total;
+}
+
+static async Task<long> RawPipelined(Rig rig, string user, string password, int depth)
+{
+    using var tcp = new TcpClient { NoDelay = true };
+    await tcp.ConnectAsync("127.0.0.1", rig.Pop3sPort);
+    await using var ssl = new SslStream(tcp.GetStream(), false, rig.Validate);
+    await ssl.AuthenticateAsClientAsync("127.0.0.1");
+    var reader = new RawReader(ssl);
+    await reader.LineAsync();
+    await ssl.WriteAsync(Encoding.ASCII.GetBytes($"USER {user}\r\nPASS {password}\r\nSTAT\r\n"));
+    await reader.LineAsync();
+    await reader.LineAsync();
+    var stat = await reader.LineAsync();
+    var count = int.Parse(stat.Split(' ')[1], CultureInfo.InvariantCulture);
+    long total = 0;
+    for (var first = 1; first <= count; first += depth)
+    {
+        var last = Math.Min(count, first + depth - 1);
+        var commands = new StringBuilder();
+        for (var i = first; i <= last; i++)
+        {
+            commands.Append("RETR ").Append(i).Append("\r\n");
+        }
+
+        await ssl.WriteAsync(Encoding.ASCII.GetBytes(commands.ToString()));
+        for (var i = first; i <= last; i++)
+        {
+            await reader.LineAsync();
+            total += await reader.MultilineAsync();
+        }
+    }
+
+    await ssl.WriteAsync("QUIT\r\n"u8.ToArray());
+    await reader.LineAsync();
+    return total;
+}
+
+static async Task<long> ViaMailGrpc(MessageService.MessageServiceClient client, string mailboxId)
+{
+    using var call = client.StreamMessages(new StreamMessagesRequest { MailboxId = mailboxId });
+    long total = 0;
+    await foreach (var response in call.ResponseStream.ReadAllAsync())
+    {
+        if (response.Frame.FrameCase == MessageFrame.FrameOneofCase.Chunk)
+        {
+            total += response.Frame.Chunk.Data.Length;
+        }
+    }
+
+    return total;
+}
+
+/// <summary>A minimal buffered POP3 response reader: status lines and dot-terminated bodies (dot-unstuffed length).</summary>
+internal sealed class RawReader(Stream stream)
+{
+    private readonly byte[] _buffer = new byte[256 * 1024];
+    private int _start;
+    private int _end;
+
+    public async Task<string> LineAsync()
+    {
+        while (true)
+        {
+            var index = _buffer.AsSpan(_start, _end - _start).IndexOf("\r\n"u8);
+            if (index >= 0)
+            {
+                var line = Encoding.ASCII.GetString(_buffer, _start, index);
+                _start += index + 2;
+                if (line.StartsWith("-ERR", StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException(line);
+                }
+
+                return line;
+            }
+
+            await FillAsync();
+        }
+    }
+
+    /// <summary>Reads a body up to CRLF.CRLF; returns its length after dot-unstuffing (the message as sent).</summary>
+    public async Task<long> MultilineAsync()
+    {
+        long length = 0;
+        while (true)
+        {
+            var span = _buffer.AsSpan(_start, _end - _start);
+            var line = span.IndexOf("\r\n"u8);
+            if (line < 0)
+            {
+                await FillAsync();
+                continue;
+            }
+
+            if (line == 1 && span[0] == (byte)'.')
+            {
+                _start += 3;
+                return length;
+            }
+
+            length += line + 2 - (span[0] == (byte)'.' ? 1 : 0);
+            _start += line + 2;
+        }
+    }
+
+    private async Task FillAsync()
+    {
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+
+        var read = await stream.ReadAsync(_buffer.AsMemory(_end));
+        if (read == 0)
+        {
+            throw new EndOfStreamException();
+        }
+
+        _end += read;
+    }
+}
+
+/// <summary>The rig (tests/rig/up.sh): env file, passwd users, Maildir seeding, CA trust.</summary>
+internal sealed class Rig
+{
+    private readonly Dictionary<string, string> _env;
+    private readonly X509Certificate2 _ca;
+
+    private Rig(Dictionary<string, string> env)
+    {
+        _env = env;
+        _ca = X509CertificateLoader.LoadCertificateFromFile(env["CA_FILE"]);
+    }
+
+    public int Pop3sPort => int.Parse(_env["POP3S_PORT"], CultureInfo.InvariantCulture);
+
+    public string this[string key] => _env[key];
+
+    public static Rig Load()
+    {
+        var dir = Environment.GetEnvironmentVariable("MAILGRPC_RIG_DIR") ?? "/tmp/mailgrpc-rig";
+        var env = File.ReadAllLines(Path.Combine(dir, "rig.env"))
+            .Where(l => l.Length > 0 && l[0] != '#' && l.Contains('=', StringComparison.Ordinal))
+            .ToDictionary(l => l[..l.IndexOf('=', StringComparison.Ordinal)], l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+        return new Rig(env);
+    }
+
+    public bool Validate(object? sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (errors == SslPolicyErrors.None)
+        {
+            return true;
+        }
+
+        if (certificate is null || errors != SslPolicyErrors.RemoteCertificateChainErrors)
+        {
+            return false;
+        }
+
+        using var custom = new X509Chain();
+        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        custom.ChainPolicy.CustomTrustStore.Add(_ca);
+        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return custom.Build(new X509Certificate2(certificate));
+    }
+
+    public static string NewUser(string prefix) => $"{prefix}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}@rig.test";
+
+    public string AddPasswordUser(string user, bool waitForDovecot = true)
+    {
+        var password = "pw-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        var file = _env["PASSWD_FILE"];
+        FileStream? lockFile = null;
+        while (lockFile is null)
+        {
+            try
+            {
+                lockFile = new FileStream(_env["PASSWD_LOCK"], FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(20);
+            }
+        }
+
+        using (lockFile)
+        {
+            var old = File.GetLastWriteTimeUtc(file);
+            var lines = File.ReadAllLines(file).Where(l => !l.StartsWith(user + ":", StringComparison.Ordinal)).Append($"{user}:{{PLAIN}}{password}::::::");
+            var tmp = file + ".tmp." + Environment.ProcessId;
+            File.WriteAllLines(tmp, lines);
+            var now = DateTime.UtcNow;
+            File.SetLastWriteTimeUtc(tmp, now.AddSeconds(-1) > old ? now : old.AddSeconds(1.5));
+            File.Move(tmp, file, overwrite: true);
+        }
+
+        if (waitForDovecot)
+        {
+            Thread.Sleep(1020 - DateTime.UtcNow.Millisecond);
+        }
+
+        return password;
+    }
+
+    public void Seed(string user, IEnumerable<byte[]> messages)
+    {
+        var home = Path.Combine(_env["MAIL_ROOT"], user);
+        var maildir = Path.Combine(home, "Maildir");
+        foreach (var sub in new[] { "new", "cur", "tmp" })
+        {
+            Directory.CreateDirectory(Path.Combine(maildir, sub));
+        }
+
+        var stamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var i = 0;
+        foreach (var message in messages)
+        {
+            File.WriteAllBytes(Path.Combine(maildir, "new", $"{stamp}.M{i++:D7}P{Environment.ProcessId}.bench"), message);
+        }
+
+        using var chown = Process.Start("chown", ["-R", $"{_env["MAIL_UID"]}:{_env["MAIL_GID"]}", home])!;
+        chown.WaitForExit();
+    }
+
+    public static byte[] Message(int number, int size)
+    {
+        var sb = new StringBuilder(size + 200);
+        sb.Append(CultureInfo.InvariantCulture, $"From: bench@example.org\r\nTo: rcpt@example.org\r\nSubject: Bench {number}\r\nMessage-ID: <b{number}@example.org>\r\n\r\n");
+        var line = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor " + number + "\r\n";
+        while (sb.Length + line.Length <= size)
+        {
+            sb.Append(line);
+        }
+
+        return Encoding.ASCII.GetBytes(sb.ToString());
+    }
+}
+
+/// <summary>The MailGrpc server as an OS process on free loopback ports.</summary>
+internal sealed class Server : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly GrpcChannel _channel;
+
+    private Server(Process process, GrpcChannel channel)
+    {
+        _process = process;
+        _channel = channel;
+    }
+
+    public int Pid => _process.Id;
+
+    public static async Task<Server> StartAsync(string dll, Rig rig, string tenant, string apiKey, Dictionary<string, string> extra)
+    {
+        var grpc = FreePort();
+        var info = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
+        info.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpc}";
+        info.Environment["Kestrel__Endpoints__Web__Url"] = $"http://127.0.0.1:{FreePort()}";
+        info.Environment["Kestrel__Endpoints__Metrics__Url"] = $"http://127.0.0.1:{FreePort()}";
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment["MailGrpc__Redis__Configuration"] = rig["REDIS"];
+        info.Environment["MailGrpc__ApiKeys__0__Tenant"] = tenant;
+        info.Environment["MailGrpc__ApiKeys__0__KeyHash"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)));
+        info.Environment["MailGrpc__Encryption__Keys__k1"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        info.Environment["MailGrpc__Encryption__ActiveKeyId"] = "k1";
+        info.Environment["MailGrpc__Tls__ExtraTrustedCaFile"] = rig["CA_FILE"];
+        info.Environment["MailGrpc__Network__AllowPrivateAddresses"] = "true";
+        foreach (var (k, v) in extra.Where(e => e.Value.Length > 0))
+        {
+            info.Environment[k] = v;
+        }
+
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("server: " + e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        for (var i = 0; i < 300; i++)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync("127.0.0.1", grpc);
+                break;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        return new Server(process, GrpcChannel.ForAddress($"http://127.0.0.1:{grpc}", new GrpcChannelOptions { MaxReceiveMessageSize = 16 * 1024 * 1024 }));
+    }
+
+    public MessageService.MessageServiceClient Client(string apiKey) => new(_channel.Intercept(m => { m.Add("x-api-key", apiKey); return m; }));
+
+    public async Task<string> CreateMailboxAsync(string apiKey, string user, string password, int port)
+    {
+        var invoker = _channel.Intercept(m => { m.Add("x-api-key", apiKey); return m; });
+        var id = "b-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        await new MailboxService.MailboxServiceClient(invoker).CreateMailboxAsync(new CreateMailboxRequest
+        {
+            MailboxId = id,
+            Mailbox = new Mailbox { Username = user, Server = new ServerSettings { Host = "127.0.0.1", Port = port, Security = Security.ImplicitTls }, AuthMethod = new AuthMethod { Password = new PasswordAuth() } },
+        });
+        await new AuthorizationService.AuthorizationServiceClient(invoker).SetMailboxPasswordAsync(new SetMailboxPasswordRequest { MailboxId = id, Password = password });
+        return id;
+    }
+
+    /// <summary>Resident set size in bytes, from /proc.</summary>
+    public static long Rss(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

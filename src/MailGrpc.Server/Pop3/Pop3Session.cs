@@ -1,0 +1,195 @@
+using MailKit;
+using MailKit.Net.Pop3;
+using MailGrpc.Server.Errors;
+
+namespace MailGrpc.Server.Pop3;
+
+/// <summary>One message on the server, as listed in this session.</summary>
+internal readonly record struct Pop3Entry(int Index, string Uid, long Size);
+
+/// <summary>
+/// One authenticated POP3 session, owned by one call: the MailKit client (never shared; MailKit is not thread-safe) and the
+/// mailbox's lease. Every command runs under the call's token and the lease's <c>Lost</c> token. Disposing closes the
+/// connection (QUIT when it is still healthy) and then releases the lease, so no session outlives its lease.
+/// </summary>
+internal sealed partial class Pop3Session : IAsyncDisposable
+{
+    private readonly Func<CancellationToken, Task<Pop3Client>> _reconnect;
+    private Pop3Client _client;
+    private readonly Pop3LeaseManager.Pop3Lease? _lease;
+    private readonly CancellationTokenSource _linked;
+    private readonly ILogger _logger;
+    private IReadOnlyList<Pop3Entry>? _entries;
+    private int _disposed;
+
+    internal Pop3Session(Pop3Client client, Func<CancellationToken, Task<Pop3Client>> reconnect, Pop3LeaseManager.Pop3Lease? lease, string mailboxId, ILogger logger, CancellationToken callCancelled)
+    {
+        _client = client;
+        _reconnect = reconnect;
+        _lease = lease;
+        MailboxId = mailboxId;
+        _logger = logger;
+        _linked = lease is null
+            ? CancellationTokenSource.CreateLinkedTokenSource(callCancelled)
+            : CancellationTokenSource.CreateLinkedTokenSource(callCancelled, lease.Lost);
+    }
+
+    public string MailboxId { get; }
+
+    /// <summary>The server pipelines commands (RFC 2449 PIPELINING).</summary>
+    public bool SupportsPipelining => _client.Capabilities.HasFlag(Pop3Capabilities.Pipelining);
+
+    public bool SupportsTop => _client.Capabilities.HasFlag(Pop3Capabilities.Top);
+
+    public bool IsConnected => _client.IsConnected;
+
+    /// <summary>The uids and sizes of every message, read once per session (UIDL + LIST, pipelined by MailKit where offered).</summary>
+    public async Task<IReadOnlyList<Pop3Entry>> ListAsync()
+    {
+        if (_entries is not null)
+        {
+            return _entries;
+        }
+
+        var (uids, sizes) = await RunAsync(async ct =>
+        {
+            if (_client.Count == 0)
+            {
+                return ((IList<string>)[], (IList<int>)[]);
+            }
+
+            var u = await _client.GetMessageUidsAsync(ct);
+            var s = await _client.GetMessageSizesAsync(ct);
+            return (u, s);
+        });
+        var entries = new Pop3Entry[uids.Count];
+        for (var i = 0; i < uids.Count; i++)
+        {
+            entries[i] = new Pop3Entry(i, uids[i], i < sizes.Count ? sizes[i] : 0);
+        }
+
+        _entries = entries;
+        return entries;
+    }
+
+    /// <summary>
+    /// Fetches whole messages (or only headers) for <paramref name="indexes"/>: one pipelined batch when the server offers
+    /// PIPELINING, else one RETR/TOP at a time. MailKit holds every returned stream in memory; the caller has reserved that.
+    /// </summary>
+    public Task<IList<Stream>> FetchAsync(IList<int> indexes, bool headersOnly, CancellationToken cancellationToken = default) => RunAsync(async ct =>
+    {
+        if (indexes.Count > 1 && SupportsPipelining)
+        {
+            return await _client.GetStreamsAsync(indexes, headersOnly, ct);
+        }
+
+        var streams = new List<Stream>(indexes.Count);
+        try
+        {
+            foreach (var index in indexes)
+            {
+                streams.Add(await _client.GetStreamAsync(index, headersOnly, ct));
+            }
+        }
+        catch
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+
+            throw;
+        }
+
+        return (IList<Stream>)streams;
+    }, cancellationToken);
+
+    /// <summary>Marks messages deleted (DELE). Nothing is removed until <see cref="CommitAsync"/> sends QUIT.</summary>
+    public Task MarkDeletedAsync(IList<int> indexes) => RunAsync(async ct =>
+    {
+        if (indexes.Count > 0)
+        {
+            await _client.DeleteMessagesAsync(indexes, ct);
+        }
+
+        return true;
+    });
+
+    /// <summary>Ends the session with QUIT, which commits DELE marks. MailKit swallows a failed QUIT, so callers verify by uid.</summary>
+    public Task CommitAsync() => RunAsync(async ct =>
+    {
+        await _client.DisconnectAsync(true, ct);
+        return true;
+    });
+
+    /// <summary>
+    /// Commits with QUIT and logs in again under the same lease, so the caller can check by uid what the QUIT really did
+    /// (MailKit swallows a failed QUIT).
+    /// </summary>
+    public async Task CommitAndReopenAsync()
+    {
+        await CommitAsync();
+        _client.DisposeQuietly();
+        _entries = null;
+        _client = await RunAsync(ct => _reconnect(ct));
+    }
+
+    private async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> command, CancellationToken extra = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        using var both = extra.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(_linked.Token, extra) : null;
+        var ct = both?.Token ?? _linked.Token;
+        try
+        {
+            return await command(ct);
+        }
+        catch (OperationCanceledException) when (_lease is not null && _lease.Lost.IsCancellationRequested)
+        {
+            throw MailGrpcException.Unavailable(ErrorReasons.Pop3LeaseLost, "The mailbox's session lease was lost (the state store did not answer); retry.");
+        }
+        catch (Exception ex) when (ex is IOException and not Pop3TransportException || ex is System.Net.Sockets.SocketException)
+        {
+            throw new Pop3TransportException(Pop3TransportFailure.ConnectionLost, "The POP3 connection broke.", ex);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new Pop3TransportException(Pop3TransportFailure.Timeout, "The POP3 server did not answer in time.", ex);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_client.IsConnected)
+            {
+                // A clean QUIT ends the maildrop lock at once; bounded, so a dead server cannot hold the lease.
+                using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _client.DisconnectAsync(true, quit.Token);
+            }
+        }
+#pragma warning disable CA1031 // Closing is best effort; the socket is closed by Dispose below either way.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogCloseFailed(_logger, ex, MailboxId);
+        }
+        finally
+        {
+            _client.DisposeQuietly();
+            _linked.Dispose();
+            if (_lease is not null)
+            {
+                await _lease.DisposeAsync();
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Closing the POP3 session of mailbox {MailboxId} failed")]
+    private static partial void LogCloseFailed(ILogger logger, Exception exception, string mailboxId);
+}

@@ -1,0 +1,236 @@
+using System.Net;
+using System.Net.Sockets;
+using MailGrpc.Server.Authorization;
+using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Errors;
+using MailGrpc.Server.Mailboxes;
+using MailGrpc.Server.Network;
+using MailKit.Net.Pop3;
+using MailKit.Security;
+using Microsoft.Extensions.Options;
+using V1 = MailGrpc.V1;
+
+namespace MailGrpc.Server.Pop3;
+
+/// <summary>
+/// Opens authenticated POP3 sessions: lease first (one session per mailbox across replicas), then DNS through the SSRF
+/// guard, TCP to an allowed address, TLS (implicit / STLS / none) checked against the system roots plus the extra CA,
+/// and login with the mailbox's credential. A refused credential gets one renewal and one retry; a second refusal hands
+/// the decision to the token layer (REAUTHORIZATION_REQUIRED). Any failure or cancellation closes the connection.
+/// </summary>
+internal sealed partial class Pop3SessionFactory(
+    HostGuard hostGuard,
+    IMailboxCredentials credentials,
+    Pop3LeaseManager leases,
+    ExtraTrust certificates,
+    IOptions<MailGrpcOptions> options,
+    ILogger<Pop3SessionFactory> logger)
+{
+    private Pop3Options Pop3 => options.Value.Pop3;
+
+    /// <summary>Takes the mailbox's lease and opens a session under it. The session releases the lease when disposed.</summary>
+    public async Task<Pop3Session> OpenAsync(MailboxRecord mailbox, CancellationToken cancellationToken, TimeSpan? leaseWait = null)
+    {
+        var lease = await leases.AcquireAsync(mailbox.Tenant, mailbox.Id, cancellationToken, leaseWait);
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.Lost);
+            var client = await ConnectAndLoginAsync(mailbox, linked.Token);
+            return new Pop3Session(client, ct => ConnectAndLoginAsync(mailbox, ct), lease, mailbox.Id, logger, cancellationToken);
+        }
+        catch
+        {
+            await lease.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Connects and logs in without a lease (the caller holds one, or is a diagnostic).</summary>
+    public async Task<Pop3Client> ConnectAndLoginAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
+    {
+        var credential = await credentials.GetAsync(mailbox, cancellationToken);
+        var client = await ConnectAsync(mailbox, cancellationToken);
+        if (await TryLoginAsync(client, mailbox, credential, cancellationToken))
+        {
+            return client;
+        }
+
+        LogRefused(logger, mailbox.Id, credential.Kind);
+        credential = await credentials.RenewAfterRefusalAsync(mailbox, credential, cancellationToken);
+        client = await ConnectAsync(mailbox, cancellationToken);
+        if (await TryLoginAsync(client, mailbox, credential, cancellationToken))
+        {
+            return client;
+        }
+
+        LogRefusedAgain(logger, mailbox.Id, credential.Kind);
+        throw await credentials.GiveUpAfterRefusalAsync(
+            mailbox,
+            ErrorReasons.Pop3CredentialRefused,
+            "The POP3 server refused the mailbox's credential, also after a renewal.",
+            cancellationToken);
+    }
+
+    private async Task<Pop3Client> ConnectAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
+    {
+        var addresses = await ResolveAsync(mailbox.Host, cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Pop3.ConnectTimeout);
+        Socket? socket = null;
+        var client = new Pop3Client
+        {
+            Timeout = (int)Pop3.CommandTimeout.TotalMilliseconds,
+            ServerCertificateValidationCallback = certificates.Validate,
+            CheckCertificateRevocation = true,
+        };
+        try
+        {
+            socket = await ConnectSocketAsync(addresses, mailbox.Port, timeout.Token);
+            var security = mailbox.Security switch
+            {
+                V1.Security.Starttls => SecureSocketOptions.StartTls,
+                V1.Security.None => SecureSocketOptions.None,
+                _ => SecureSocketOptions.SslOnConnect,
+            };
+            await client.ConnectAsync(socket, mailbox.Host, mailbox.Port, security, timeout.Token);
+            return client;
+        }
+        catch (Exception ex)
+        {
+            client.DisposeQuietly();
+            socket?.Dispose();
+            throw TranslateConnectFailure(ex, mailbox, cancellationToken);
+        }
+    }
+
+    private async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await hostGuard.ResolveForConnectAsync(host, cancellationToken);
+        }
+        catch (SocketException ex)
+        {
+            throw new Pop3TransportException(Pop3TransportFailure.Connect, $"POP3 host '{host}' does not resolve.", ex);
+        }
+    }
+
+    private static async Task<Socket> ConnectSocketAsync(IPAddress[] addresses, int port, CancellationToken cancellationToken)
+    {
+        if (addresses.Length == 0)
+        {
+            throw new SocketException((int)SocketError.HostNotFound);
+        }
+
+        Exception? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, port), cancellationToken);
+                return socket;
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                last = ex;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        throw last!;
+    }
+
+    private Exception TranslateConnectFailure(Exception ex, MailboxRecord mailbox, CancellationToken callCancelled)
+    {
+        var where = $"{mailbox.Host}:{mailbox.Port}";
+        return ex switch
+        {
+            OperationCanceledException when callCancelled.IsCancellationRequested => ex,
+            OperationCanceledException => new Pop3TransportException(Pop3TransportFailure.Timeout, $"Connecting to POP3 server {where} timed out after {Pop3.ConnectTimeout.TotalSeconds:0.#} s.", ex),
+            SocketException => new Pop3TransportException(Pop3TransportFailure.Connect, $"Could not connect to POP3 server {where}.", ex),
+            NotSupportedException => MailGrpcException.FailedPrecondition(ErrorReasons.Pop3StartTlsUnsupported, $"POP3 server {where} does not offer STLS; use implicit TLS or another port."),
+            IOException and not Pop3TransportException => new Pop3TransportException(Pop3TransportFailure.ConnectionLost, $"The connection to POP3 server {where} broke during connect.", ex),
+            _ => ex,
+        };
+    }
+
+    /// <summary>Logs in; false when the server refused the credential (the client is then disposed).</summary>
+    private static async Task<bool> TryLoginAsync(Pop3Client client, MailboxRecord mailbox, Pop3Credential credential, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await LoginAsync(client, mailbox, credential, cancellationToken);
+            if (!client.Capabilities.HasFlag(Pop3Capabilities.UIDL))
+            {
+                throw MailGrpcException.FailedPrecondition(ErrorReasons.Pop3UidlUnsupported, "The POP3 server does not offer UIDL; MailGrpc identifies messages by uid and cannot read this mailbox.");
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or Pop3ProtocolException && !cancellationToken.IsCancellationRequested && client.IsAuthenticated is false)
+        {
+            // A refused token answers with a '+ <error>' continuation that MailKit reports as a protocol error: refused too.
+            client.DisposeQuietly();
+            return false;
+        }
+        catch (Exception ex)
+        {
+            client.DisposeQuietly();
+            if (ex is IOException and not Pop3TransportException || ex is SocketException)
+            {
+                throw new Pop3TransportException(Pop3TransportFailure.ConnectionLost, "The POP3 connection broke during login.", ex);
+            }
+
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new Pop3TransportException(Pop3TransportFailure.Timeout, "The POP3 login timed out.", ex);
+            }
+
+            throw;
+        }
+    }
+
+    private static async Task LoginAsync(Pop3Client client, MailboxRecord mailbox, Pop3Credential credential, CancellationToken cancellationToken)
+    {
+        var offered = client.AuthenticationMechanisms;
+        if (credential.Kind == Pop3CredentialKind.AccessToken)
+        {
+            SaslMechanism sasl = mailbox.Mechanism == V1.SaslMechanism.Oauthbearer
+                ? new SaslMechanismOAuthBearer(credential.Username, credential.Secret)
+                : new SaslMechanismOAuth2(credential.Username, credential.Secret);
+
+            // Some servers list no SASL mechanisms before login; only refuse when the list exists and lacks ours.
+            if (offered.Count > 0 && !offered.Contains(sasl.MechanismName))
+            {
+                throw MailGrpcException.FailedPrecondition(
+                    ErrorReasons.Pop3AuthMechanismUnsupported,
+                    $"The POP3 server does not offer {sasl.MechanismName}; it offers {string.Join(", ", offered)}.");
+            }
+
+            await client.AuthenticateAsync(sasl, cancellationToken);
+            return;
+        }
+
+        if (offered.Contains("PLAIN"))
+        {
+            await client.AuthenticateAsync(new SaslMechanismPlain(credential.Username, credential.Secret), cancellationToken);
+        }
+        else
+        {
+            // USER/PASS (or APOP) through MailKit's own choice; OAuth mechanisms are never picked for a password.
+            await client.AuthenticateAsync(new NetworkCredential(credential.Username, credential.Secret), cancellationToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "POP3 server refused the {Kind} of mailbox {MailboxId}; renewing once")]
+    private static partial void LogRefused(ILogger logger, string mailboxId, Pop3CredentialKind kind);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "POP3 server refused the renewed {Kind} of mailbox {MailboxId}")]
+    private static partial void LogRefusedAgain(ILogger logger, string mailboxId, Pop3CredentialKind kind);
+}

@@ -1,0 +1,229 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace MailGrpc.Tests.Messages;
+
+/// <summary>
+/// The parts of the shared test rig (tests/rig/up.sh → $MAILGRPC_RIG_DIR/rig.env) the POP3 tests use: Dovecot ports, app
+/// password users, tokens from the rig's OAuth admin routes, and Maildirs seeded by writing files into Maildir/new.
+/// Every test makes its own user, so tests never see each other's mail.
+/// </summary>
+public sealed class Pop3Rig : IDisposable
+{
+    private readonly Dictionary<string, string> _env;
+    private readonly HttpClient _http;
+
+    public Pop3Rig()
+    {
+        var dir = Environment.GetEnvironmentVariable("MAILGRPC_RIG_DIR") ?? "/tmp/mailgrpc-rig";
+        var envFile = Path.Combine(dir, "rig.env");
+        if (!File.Exists(envFile) || !ServiceAnswers(11995))
+        {
+            var upScript = Path.Combine(Infrastructure.RepoPaths.Root, "tests", "rig", "up.sh");
+            if (File.Exists(upScript))
+            {
+                using var up = Process.Start(new ProcessStartInfo("bash", [upScript]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+                up.WaitForExit(120_000);
+            }
+        }
+
+        _env = File.ReadAllLines(envFile)
+            .Where(l => l.Length > 0 && l[0] != '#' && l.Contains('=', StringComparison.Ordinal))
+            .ToDictionary(l => l[..l.IndexOf('=', StringComparison.Ordinal)], l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+        var ca = X509CertificateLoader.LoadCertificateFromFile(CaFile);
+        _http = new HttpClient(new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, cert, _, errors) =>
+            {
+                if (cert is null)
+                {
+                    return false;
+                }
+
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(cert);
+            },
+        });
+    }
+
+    public string Redis => _env["REDIS"];
+
+    public string CaFile => _env["CA_FILE"];
+
+    public int Pop3Port => int.Parse(_env["POP3_PORT"], System.Globalization.CultureInfo.InvariantCulture);
+
+    public int Pop3sPort => int.Parse(_env["POP3S_PORT"], System.Globalization.CultureInfo.InvariantCulture);
+
+    public int WrongNamePort => int.Parse(_env["POP3S_WRONGNAME_PORT"], System.Globalization.CultureInfo.InvariantCulture);
+
+    public string MailRoot => _env["MAIL_ROOT"];
+
+    public string DovecotLog => Path.Combine(_env["LOG_DIR"], "dovecot.log");
+
+    public string OAuthIssuer => _env["OAUTH_ISSUER"];
+
+    public string Env(string key) => _env[key];
+
+    /// <summary>A fresh user name (lower case: Dovecot looks users up lower-cased).</summary>
+    public static string NewUser(string prefix) => $"{prefix}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}@rig.test";
+
+    /// <summary>Adds an app-password user with the rig's passwd-file protocol (lock, copy, rename, mtime forward).</summary>
+    public string AddPasswordUser(string user)
+    {
+        var password = "pw-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        var file = _env["PASSWD_FILE"];
+        using (AcquirePasswdLock())
+        {
+            var oldMtime = File.GetLastWriteTimeUtc(file);
+            var lines = File.ReadAllLines(file).Where(l => !l.StartsWith(user + ":", StringComparison.Ordinal)).ToList();
+            lines.Add($"{user}:{{PLAIN}}{password}::::::");
+            var tmp = file + ".tmp." + Environment.ProcessId;
+            File.WriteAllLines(tmp, lines);
+            var now = DateTime.UtcNow;
+            var mtime = now.AddSeconds(-1) > oldMtime ? now : oldMtime.AddSeconds(1.5);
+            File.SetLastWriteTimeUtc(tmp, mtime);
+            File.Move(tmp, file, overwrite: true);
+        }
+
+        // Dovecot stats the passwd file at most once per second: the next lookup must fall in a later second.
+        Thread.Sleep(1020 - DateTime.UtcNow.Millisecond);
+
+        return password;
+    }
+
+    private FileStream AcquirePasswdLock()
+    {
+        // .NET takes flock(LOCK_EX) for FileShare.None on Unix, the same lock add-password-user.sh takes.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(_env["PASSWD_LOCK"], FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    /// <summary>An access token for <paramref name="user"/> from the rig's OAuth server (admin issue route).</summary>
+    public async Task<string> IssueTokenAsync(string user, int expiresIn = 3600)
+    {
+        using var response = await _http.PostAsJsonAsync($"{OAuthIssuer}/__rig/issue", new { username = user, expires_in = expiresIn });
+        response.EnsureSuccessStatusCode();
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>();
+        return json!["access_token"]!.GetValue<string>();
+    }
+
+    /// <summary>Revokes every token of <paramref name="user"/> at the OAuth server.</summary>
+    public async Task RevokeUserAsync(string user)
+    {
+        using var response = await _http.PostAsJsonAsync($"{OAuthIssuer}/__rig/revoke-user", new { username = user });
+        response.EnsureSuccessStatusCode();
+    }
+
+    public string Maildir(string user) => Path.Combine(MailRoot, user, "Maildir");
+
+    /// <summary>Writes messages into Maildir/new (owned by the mail user). Returns their file names in delivery order.</summary>
+    public async Task<IReadOnlyList<string>> SeedAsync(string user, IEnumerable<byte[]> messages)
+    {
+        var maildir = Maildir(user);
+        foreach (var sub in new[] { "new", "cur", "tmp" })
+        {
+            Directory.CreateDirectory(Path.Combine(maildir, sub));
+        }
+
+        var names = new List<string>();
+        var stamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var i = 0;
+        foreach (var message in messages)
+        {
+            // Maildir names sort by time, then sequence: Dovecot assigns uids in that order.
+            var name = $"{stamp}.M{i:D7}P{Environment.ProcessId}.rig";
+            await File.WriteAllBytesAsync(Path.Combine(maildir, "new", name), message);
+            names.Add(name);
+            i++;
+        }
+
+        Chown(Path.Combine(MailRoot, user));
+        return names;
+    }
+
+    /// <summary>Every message file of the user (new and cur).</summary>
+    public IReadOnlyList<string> MessageFiles(string user)
+    {
+        var maildir = Maildir(user);
+        return new[] { "new", "cur" }
+            .Select(s => Path.Combine(maildir, s))
+            .Where(Directory.Exists)
+            .SelectMany(Directory.EnumerateFiles)
+            .ToArray();
+    }
+
+    private void Chown(string path)
+    {
+        using var chown = Process.Start("chown", ["-R", $"{_env["MAIL_UID"]}:{_env["MAIL_GID"]}", path])!;
+        chown.WaitForExit();
+        if (chown.ExitCode != 0)
+        {
+            throw new InvalidOperationException("chown failed");
+        }
+    }
+
+    private static bool ServiceAnswers(int port)
+    {
+        try
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            client.Connect("127.0.0.1", port);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A test message of about <paramref name="size"/> bytes with CRLF line ends (so file bytes = POP3 bytes), a
+    /// line starting with a dot (exercises POP3 dot-stuffing) and a small attachment.</summary>
+    public static byte[] MakeMessage(int number, int size, string? subject = null)
+    {
+        var sb = new StringBuilder();
+        sb.Append("From: Sender ").Append(number).Append(" <sender@example.org>\r\n");
+        sb.Append("To: Receiver <rcpt@example.org>\r\n");
+        sb.Append("Subject: ").Append(subject ?? $"Message {number}").Append("\r\n");
+        sb.Append("Date: Tue, 03 Nov 2026 10:00:00 +0000\r\n");
+        sb.Append("Message-ID: <m").Append(number).Append("@example.org>\r\n");
+        sb.Append("MIME-Version: 1.0\r\n");
+        sb.Append("Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n");
+        sb.Append("--b1\r\nContent-Type: text/plain\r\n\r\n");
+        sb.Append(".a line that starts with a dot\r\n");
+        var line = "Lorem ipsum dolor sit amet, consectetur adipiscing elit " + number + " 0123456789\r\n";
+        while (sb.Length < size - 300)
+        {
+            sb.Append(line);
+        }
+
+        sb.Append("--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"doc.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+        sb.Append("JVBERi0xLjQK\r\n");
+        sb.Append("--b1--\r\n");
+        return Encoding.ASCII.GetBytes(sb.ToString());
+    }
+
+    public static string Sha256(byte[] data) => Convert.ToHexStringLower(SHA256.HashData(data));
+
+    public void Dispose() => _http.Dispose();
+}
+
+[CollectionDefinition("pop3")]
+public sealed class Pop3RigGroup : ICollectionFixture<Pop3Rig>;
