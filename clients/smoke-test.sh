@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The client SDKs' test driver: starts the rig (tests/rig/up.sh, idempotent) and a real MailGrpc server process on free
+# The client SDKs' test driver: uses the running test rig (or starts it with tests/rig/up.sh), starts a real MailGrpc
+# server process (src/MailGrpc.Server/bin/<configuration>/net10.0/MailGrpc.Server.dll) on free
 # loopback ports (Redis from the rig, a fresh API key), then for each language seeds a password mailbox on the rig's
 # Dovecot and runs that SDK's smoke test (create mailbox, SetMailboxPassword, stream + verify SHA-256, acknowledge
 # with delete, mailbox empty), plus each SDK's reassembly unit tests and the buf curl (grpcurl-style) test. Stops the
@@ -25,7 +26,7 @@ record() { # record NAME STATUS(0=pass) LOG
     passed=$((passed + 1)); results+=("PASS $1")
     echo "PASS $1"
     # Each smoke test ends with a one-line summary (figures included).
-    [[ -s ${3:-} ]] && tail -n 2 "$3" | sed 's/^/    /' 
+    if [[ -s ${3:-} ]]; then tail -n 2 "$3" | sed 's/^/    /'; fi
   else
     failed=$((failed + 1)); results+=("FAIL $1")
     echo "FAIL $1"
