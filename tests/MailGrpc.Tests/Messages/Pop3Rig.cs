@@ -135,6 +135,8 @@ public sealed class Pop3Rig : IDisposable
     public string Maildir(string user) => Path.Combine(MailRoot, user, "Maildir");
 
     /// <summary>Writes messages into Maildir/new (owned by the mail user). Returns their file names in delivery order.</summary>
+    private static int s_sequence;
+
     public async Task<IReadOnlyList<string>> SeedAsync(string user, IEnumerable<byte[]> messages)
     {
         var maildir = Maildir(user);
@@ -145,14 +147,13 @@ public sealed class Pop3Rig : IDisposable
 
         var names = new List<string>();
         var stamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var i = 0;
         foreach (var message in messages)
         {
-            // Maildir names sort by time, then sequence: Dovecot assigns uids in that order.
-            var name = $"{stamp}.M{i:D7}P{Environment.ProcessId}.rig";
+            // Maildir names sort by time, then sequence: Dovecot assigns uids in that order. The sequence is process-wide:
+            // a second seeding in the same second must not reuse a base name, or Dovecot takes it for a message it has.
+            var name = $"{stamp}.M{Interlocked.Increment(ref s_sequence):D7}P{Environment.ProcessId}.rig";
             await File.WriteAllBytesAsync(Path.Combine(maildir, "new", name), message);
             names.Add(name);
-            i++;
         }
 
         Chown(Path.Combine(MailRoot, user));
