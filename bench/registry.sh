@@ -14,12 +14,14 @@ dotnet build "$root/bench/MailGrpc.Bench.Registry" -c Release -v q -nologo >/dev
 key="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 hash="$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+metrics="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 web="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 
 MailGrpc__Redis__Configuration="$redis" \
 MailGrpc__ApiKeys__0__Tenant="bench-$(date +%s)" MailGrpc__ApiKeys__0__KeyHash="$hash" \
 MailGrpc__Encryption__Keys__k1="$(head -c 32 /dev/urandom | base64)" MailGrpc__Encryption__ActiveKeyId=k1 \
 Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$port" Kestrel__Endpoints__Web__Url="http://127.0.0.1:$web" \
+Kestrel__Endpoints__Metrics__Url="http://127.0.0.1:$metrics" \
 Logging__LogLevel__Default=Warning \
   dotnet "$root/src/MailGrpc.Server/bin/Release/net10.0/MailGrpc.Server.dll" >/tmp/mailgrpc-bench-server.log 2>&1 &
 server=$!

@@ -27,20 +27,22 @@ internal static partial class TelemetryServiceCollectionExtensions
         // the POP3 twin of MailKit issue #1816). Its activity source is safe; POP3 session metrics come from MailGrpcMetrics.
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(options.ServiceName, serviceInstanceId: Environment.MachineName))
-            .WithTracing(tracing => tracing
-                .AddAspNetCoreInstrumentation(o => o.Filter = context => metricsPort is null || context.Connection.LocalPort != metricsPort)
-                .AddHttpClientInstrumentation()
-                .AddGrpcClientInstrumentation()
-                .AddSource(MailKit.Telemetry.Pop3Client.ActivitySourceName, MailGrpcMetrics.ActivitySourceName))
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddMeter(MailGrpcMetrics.MeterName, "Grpc.Net.Client")
                 .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
+        // Traces only where they go somewhere: an always-on sampler with no exporter would still build an Activity for
+        // every call on the hot path.
         if (options.OtlpEndpoint is { } endpoint)
         {
-            otel.WithTracing(tracing => tracing.AddOtlpExporter(o => o.Endpoint = endpoint))
+            otel.WithTracing(tracing => tracing
+                    .AddAspNetCoreInstrumentation(o => o.Filter = context => metricsPort is null || context.Connection.LocalPort != metricsPort)
+                    .AddHttpClientInstrumentation()
+                    .AddGrpcClientInstrumentation()
+                    .AddSource(MailKit.Telemetry.Pop3Client.ActivitySourceName, MailGrpcMetrics.ActivitySourceName)
+                    .AddOtlpExporter(o => o.Endpoint = endpoint))
                 .WithMetrics(metrics => metrics.AddOtlpExporter(o => o.Endpoint = endpoint));
         }
 
