@@ -9,6 +9,7 @@ using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
+using MailGrpc.Server.Telemetry;
 using MailGrpc.V1;
 using Microsoft.Extensions.Options;
 
@@ -27,6 +28,7 @@ internal sealed partial class AuthorizationManager(
     MailboxStateRecorder states,
     IOptionsMonitor<MailGrpcOptions> options,
     TimeProvider time,
+    MailGrpcMetrics metrics,
     ILogger<AuthorizationManager> logger)
 {
     public const int MaxPasswordLength = 1024;
@@ -328,6 +330,7 @@ internal sealed partial class AuthorizationManager(
         await credentials.PutAsync(mailbox.Tenant, mailbox.Id, credential, "*", CancellationToken.None);
         var updated = await states.MarkActiveAsync(mailbox.Tenant, mailbox.Id, CancellationToken.None) ?? throw MailGrpcException.MailboxNotFound(mailbox.Id);
         LogAuthorized(logger, mailbox.Tenant, mailbox.Id, kind, client.Name);
+        metrics.TokenExpiryChanged(mailbox.Tenant, mailbox.Id, grant.ExpiresAt);
         return ToStatus(updated, credential);
     }
 

@@ -30,6 +30,7 @@ namespace MailGrpc.Server.Diagnostics;
 internal sealed partial class MailboxDiagnostics(
     MailboxRepository mailboxes,
     HostGuard hostGuard,
+    ExtraTrust extraTrust,
     IServiceProvider services,
     IOptionsMonitor<MailGrpcOptions> options,
     MailGrpcMetrics metrics,
@@ -206,7 +207,7 @@ internal sealed partial class MailboxDiagnostics(
 
     private async Task<DiagnosticStep> CapaAsync(Run run, CancellationToken cancellationToken)
     {
-        var client = new Pop3Client { Timeout = (int)options.CurrentValue.Pop3.CommandTimeout.TotalMilliseconds };
+        var client = new Pop3Client(run.ServerReplies) { Timeout = (int)options.CurrentValue.Pop3.CommandTimeout.TotalMilliseconds };
         run.Client = client;
         try
         {
@@ -304,6 +305,7 @@ internal sealed partial class MailboxDiagnostics(
     {
         var credential = run.Credential!;
         var client = run.Client!;
+        run.ServerReplies.Clear();
         try
         {
             if (credential.Kind == Pop3CredentialKind.Password)
@@ -321,9 +323,12 @@ internal sealed partial class MailboxDiagnostics(
         }
         catch (Exception e) when (e is MailKit.Security.AuthenticationException or Pop3ProtocolException or Pop3CommandException)
         {
-            // MailKit leaves the connection mid-AUTH when a token is refused; it is discarded with the run.
-            var finding = DiagnosticHints.ClassifyAuthError(e.Message, run.Context, credential.Kind == Pop3CredentialKind.Password);
-            return Failed(finding.Reason, $"Login as {credential.Username} refused: {e.Message}", finding.Hint);
+            // MailKit leaves the connection mid-AUTH when a token is refused; it is discarded with the run. Its exception
+            // text is generic ("Authentication failed"): the server's own reply (e.g. Dovecot's "-ERR [IN-USE] ...") is only
+            // in the protocol log, so the hint is chosen from that.
+            var reply = run.ServerReplies.LastErrorLine;
+            var finding = DiagnosticHints.ClassifyAuthError($"{e.Message} {reply}", run.Context, credential.Kind == Pop3CredentialKind.Password);
+            return Failed(finding.Reason, $"Login as {credential.Username} refused: {e.Message}{(reply is null ? string.Empty : $" (server: {reply})")}", finding.Hint);
         }
 
         return Ok($"Logged in as {credential.Username} with {(credential.Kind == Pop3CredentialKind.Password ? "a password" : run.Mailbox.Mechanism == SaslMechanism.Oauthbearer ? "OAUTHBEARER" : "XOAUTH2")}.");
@@ -335,8 +340,11 @@ internal sealed partial class MailboxDiagnostics(
         try
         {
             var count = await client.GetMessageCountAsync(cancellationToken);
+
+            // Size and Capabilities need a connected client: read them before QUIT.
+            var detail = $"{count} message(s), {client.Size} bytes; capabilities after login: {client.Capabilities}.";
             await client.DisconnectAsync(true, cancellationToken);
-            return Ok($"{count} message(s), {client.Size} bytes; capabilities after login: {client.Capabilities}.");
+            return Ok(detail);
         }
         catch (Exception e) when (e is Pop3CommandException or Pop3ProtocolException or IOException)
         {
@@ -345,37 +353,9 @@ internal sealed partial class MailboxDiagnostics(
         }
     }
 
-    private bool ValidateCertificate(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (errors == SslPolicyErrors.None)
-        {
-            return true;
-        }
-
-        // Only chain errors may be forgiven, and only by the configured extra CA; a name mismatch never.
-        var caFile = options.CurrentValue.Tls.ExtraTrustedCaFile;
-        if (errors != SslPolicyErrors.RemoteCertificateChainErrors || certificate is null || string.IsNullOrEmpty(caFile))
-        {
-            return false;
-        }
-
-        var roots = new X509Certificate2Collection();
-        roots.ImportFromPemFile(caFile);
-        using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        using var custom = new X509Chain();
-        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        custom.ChainPolicy.CustomTrustStore.AddRange(roots);
-        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (chain is not null)
-        {
-            foreach (var element in chain.ChainElements)
-            {
-                custom.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-        }
-
-        return custom.Build(leaf);
-    }
+    // The same rule as POP3 sessions: only chain errors may be forgiven, and only by MailGrpc:Tls:ExtraTrustedCaFile.
+    private bool ValidateCertificate(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        extraTrust.Validate(null, certificate, chain, errors);
 
     private static async Task<string> ReadLineAsync(Stream stream, CancellationToken cancellationToken)
     {
@@ -421,6 +401,8 @@ internal sealed partial class MailboxDiagnostics(
         public string? Greeting { get; set; }
 
         public Pop3Client? Client { get; set; }
+
+        public ServerReplyLog ServerReplies { get; } = new();
 
         public Pop3Credential? Credential { get; set; }
 

@@ -55,7 +55,7 @@ internal sealed partial class MessageManager(
         {
             var plan = page.Select(e => new PlanItem(PlanKind.Fetch, e)).ToArray();
             var next = 0;
-            await streamer.StreamAsync(session, plan, headersOnly: true, frame =>
+            await streamer.StreamAsync("ListMessages", session, plan, headersOnly: true, frame =>
             {
                 if (frame.FrameCase == V1.MessageFrame.FrameOneofCase.Summary)
                 {
@@ -115,7 +115,7 @@ internal sealed partial class MessageManager(
 
         var plan = Limit(candidates, request.MaxMessages, headersOnly ? 0 : request.MaxBytes);
         LogStreaming(logger, mailboxId, plan.Count, entries.Count);
-        await streamer.StreamAsync(session, plan, headersOnly, write, cancellationToken);
+        await streamer.StreamAsync("StreamMessages", session, plan, headersOnly, write, cancellationToken);
     }
 
     public async Task GetAsync(string tenant, V1.GetMessageRequest request, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)
@@ -132,7 +132,7 @@ internal sealed partial class MessageManager(
             throw new MailGrpcException(Grpc.Core.StatusCode.NotFound, ErrorReasons.MessageNotFound, $"Message '{uid}' is not in mailbox '{mailboxId}'.", new Dictionary<string, string> { ["uid"] = uid });
         }
 
-        await streamer.StreamAsync(session, [Classify(entry)], headersOnly, write, cancellationToken);
+        await streamer.StreamAsync("GetMessage", session, [Classify(entry)], headersOnly, write, cancellationToken);
     }
 
     public async Task<V1.AcknowledgeMessagesResponse> AcknowledgeAsync(string tenant, V1.AcknowledgeMessagesRequest request, CancellationToken cancellationToken)

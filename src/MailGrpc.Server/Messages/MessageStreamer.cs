@@ -5,6 +5,7 @@ using Google.Protobuf;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Pop3;
+using MailGrpc.Server.Telemetry;
 using Microsoft.Extensions.Options;
 using V1 = MailGrpc.V1;
 
@@ -28,7 +29,7 @@ internal readonly record struct PlanItem(PlanKind Kind, Pop3Entry Entry);
 /// them back as its messages are written, so slow readers slow fetching instead of growing memory. At most two batches of
 /// one stream are in memory at a time.
 /// </summary>
-internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOptions> options)
+internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOptions> options, MailGrpcMetrics metrics)
 {
     private const int BatchesInFlight = 2;
 
@@ -37,7 +38,7 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
     /// <summary>Bytes one batch may reserve: small enough that many streams share the budget, never less than one message.</summary>
     private long BatchBytes => Math.Clamp(budget.Capacity / 8, 1024 * 1024, 16L * 1024 * 1024);
 
-    public async Task StreamAsync(Pop3Session session, IReadOnlyList<PlanItem> plan, bool headersOnly, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)
+    public async Task StreamAsync(string rpc, Pop3Session session, IReadOnlyList<PlanItem> plan, bool headersOnly, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)
     {
         if (plan.Count == 0)
         {
@@ -54,7 +55,7 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
             {
                 try
                 {
-                    await WriteMessageAsync(fetched, headersOnly, write, cancellationToken);
+                    await WriteMessageAsync(rpc, fetched, headersOnly, write, cancellationToken);
                 }
                 finally
                 {
@@ -191,7 +192,7 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
         }
     }
 
-    private async Task WriteMessageAsync(Fetched fetched, bool headersOnly, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)
+    private async Task WriteMessageAsync(string rpc, Fetched fetched, bool headersOnly, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)
     {
         var entry = fetched.Item.Entry;
         if (fetched.Item.Kind != PlanKind.Fetch)
@@ -210,11 +211,13 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
         if (headersOnly)
         {
             await write(new V1.MessageFrame { End = new V1.MessageEnd { Uid = entry.Uid, Size = 0, Sha256 = string.Empty } });
+            metrics.MessageStreamed(rpc, 0);
             return;
         }
 
         var (sent, sha256) = await WriteChunksAsync(stream, write, Pop3.ChunkSize, cancellationToken);
         await write(new V1.MessageFrame { End = new V1.MessageEnd { Uid = entry.Uid, Size = sent, Sha256 = sha256 } });
+        metrics.MessageStreamed(rpc, sent);
     }
 
     /// <summary>Writes a stream as chunk frames and returns the bytes sent and their lower-case hex SHA-256.</summary>

@@ -4,6 +4,7 @@ using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Pop3;
+using MailGrpc.Server.Telemetry;
 using Microsoft.Extensions.Options;
 using V1 = MailGrpc.V1;
 
@@ -22,6 +23,7 @@ internal sealed partial class WatchHub(
     ConsumerLedger ledger,
     ByteBudget budget,
     IOptions<MailGrpcOptions> options,
+    MailGrpcMetrics metrics,
     ILogger<WatchHub> logger) : IDisposable
 {
     private const int WatcherQueue = 16;
@@ -50,7 +52,10 @@ internal sealed partial class WatchHub(
             {
                 try
                 {
-                    await message.WriteAsync(headersOnly, write);
+                    if (await message.WriteAsync(headersOnly, write) is { } sent)
+                    {
+                        metrics.MessageStreamed("WatchMessages", sent);
+                    }
                 }
                 finally
                 {
@@ -355,19 +360,20 @@ internal sealed partial class WatchHub(
             }
         }
 
-        public async Task WriteAsync(bool headersOnly, Func<V1.MessageFrame, Task> write)
+        /// <summary>Writes the message's frames; returns the raw bytes sent, or null when it was skipped.</summary>
+        public async Task<long?> WriteAsync(bool headersOnly, Func<V1.MessageFrame, Task> write)
         {
             await write(new V1.MessageFrame { Summary = new V1.MessageSummary { Uid = entry.Uid, Size = entry.Size, Envelope = envelope } });
             if (chunks is null && end is null && !headersOnly)
             {
                 await write(new V1.MessageFrame { Skipped = new V1.MessageSkipped { Uid = entry.Uid, Reason = ErrorReasons.MessageTooLarge } });
-                return;
+                return null;
             }
 
             if (headersOnly)
             {
                 await write(new V1.MessageFrame { End = new V1.MessageEnd { Uid = entry.Uid, Size = 0, Sha256 = string.Empty } });
-                return;
+                return 0;
             }
 
             foreach (var chunk in chunks!)
@@ -376,6 +382,7 @@ internal sealed partial class WatchHub(
             }
 
             await write(new V1.MessageFrame { End = end });
+            return end!.Size;
         }
     }
 

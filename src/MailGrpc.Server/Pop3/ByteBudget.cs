@@ -1,4 +1,5 @@
 using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Pop3;
@@ -13,15 +14,17 @@ internal sealed class ByteBudget
 {
     private readonly Lock _gate = new();
     private readonly LinkedList<Waiter> _waiters = new();
+    private readonly MailGrpcMetrics? _metrics;
     private long _available;
 
-    public ByteBudget(IOptions<MailGrpcOptions> options)
-        : this(options.Value.Pop3.MemoryBudgetBytes)
+    public ByteBudget(IOptions<MailGrpcOptions> options, MailGrpcMetrics metrics)
+        : this(options.Value.Pop3.MemoryBudgetBytes, metrics)
     {
     }
 
-    public ByteBudget(long capacity)
+    public ByteBudget(long capacity, MailGrpcMetrics? metrics = null)
     {
+        _metrics = metrics;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         Capacity = capacity;
         _available = capacity;
@@ -52,6 +55,7 @@ internal sealed class ByteBudget
             if (_waiters.Count == 0 && _available >= bytes)
             {
                 _available -= bytes;
+                _metrics?.ByteBudgetReserved(bytes);
                 return new Reservation(this, bytes);
             }
 
@@ -61,6 +65,7 @@ internal sealed class ByteBudget
 
         await using var registration = cancellationToken.Register(() => Cancel(waiter, cancellationToken));
         await waiter.Completion.Task.ConfigureAwait(false);
+        _metrics?.ByteBudgetReserved(bytes);
         return new Reservation(this, bytes);
     }
 
@@ -89,6 +94,7 @@ internal sealed class ByteBudget
             return;
         }
 
+        _metrics?.ByteBudgetReleased(bytes);
         lock (_gate)
         {
             _available += bytes;

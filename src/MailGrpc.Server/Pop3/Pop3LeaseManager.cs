@@ -3,6 +3,7 @@ using System.Text;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Storage;
+using MailGrpc.Server.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Pop3;
@@ -12,7 +13,7 @@ namespace MailGrpc.Server.Pop3;
 /// before connecting, renewed while the session lives and released after it ends. A crashed holder frees it after
 /// <see cref="Pop3Options.LeaseTime"/>.
 /// </summary>
-internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<MailGrpcOptions> options, TimeProvider time, ILogger<Pop3LeaseManager> logger)
+internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<MailGrpcOptions> options, TimeProvider time, MailGrpcMetrics metrics, ILogger<Pop3LeaseManager> logger)
 {
     private static readonly TimeSpan MinPoll = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
@@ -25,37 +26,53 @@ internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<MailG
         var token = Encoding.ASCII.GetBytes($"{Environment.MachineName}:{Environment.ProcessId}:{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12))}");
         var deadline = time.GetUtcNow() + (wait ?? pop3.LeaseWait);
         var poll = MinPoll;
-        while (true)
+        var started = time.GetTimestamp();
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            return await AcquireLoopAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            metrics.LeaseWaited(time.GetElapsedTime(started), "cancelled");
+            throw;
+        }
 
-            // Never abandon a SET NX half-way: a cancelled wait could leave a lease nobody releases until it expires.
-            if (await store.SetIfAbsentAsync(key, token, pop3.LeaseTime, CancellationToken.None))
+        async Task<Pop3Lease> AcquireLoopAsync()
+        {
+            while (true)
             {
-                if (cancellationToken.IsCancellationRequested)
+                cancellationToken.ThrowIfCancellationRequested();
+
+                // Never abandon a SET NX half-way: a cancelled wait could leave a lease nobody releases until it expires.
+                if (await store.SetIfAbsentAsync(key, token, pop3.LeaseTime, CancellationToken.None))
                 {
-                    await store.DeleteIfEqualAsync(key, token, CancellationToken.None);
-                    cancellationToken.ThrowIfCancellationRequested();
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        await store.DeleteIfEqualAsync(key, token, CancellationToken.None);
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    metrics.LeaseWaited(time.GetElapsedTime(started), "acquired");
+                    return new Pop3Lease(this, key, token, pop3.LeaseTime);
                 }
 
-                return new Pop3Lease(this, key, token, pop3.LeaseTime);
-            }
+                var left = deadline - time.GetUtcNow();
+                if (left <= TimeSpan.Zero)
+                {
+                    LogBusy(logger, mailboxId);
+                    metrics.LeaseWaited(time.GetElapsedTime(started), "busy");
+                    throw new MailGrpcException(
+                        Grpc.Core.StatusCode.Unavailable,
+                        ErrorReasons.MailboxBusy,
+                        $"Another call holds mailbox '{mailboxId}''s POP3 session; retry later.",
+                        new Dictionary<string, string> { ["mailbox_id"] = mailboxId });
+                }
 
-            var left = deadline - time.GetUtcNow();
-            if (left <= TimeSpan.Zero)
-            {
-                LogBusy(logger, mailboxId);
-                throw new MailGrpcException(
-                    Grpc.Core.StatusCode.Unavailable,
-                    ErrorReasons.MailboxBusy,
-                    $"Another call holds mailbox '{mailboxId}''s POP3 session; retry later.",
-                    new Dictionary<string, string> { ["mailbox_id"] = mailboxId });
+                // Jitter spreads replicas that wait for the same lease.
+                var delay = TimeSpan.FromMilliseconds(Math.Min(left.TotalMilliseconds, poll.TotalMilliseconds * (0.75 + (Random.Shared.NextDouble() / 2))));
+                await Task.Delay(delay, time, cancellationToken);
+                poll = TimeSpan.FromTicks(Math.Min(MaxPoll.Ticks, poll.Ticks * 2));
             }
-
-            // Jitter spreads replicas that wait for the same lease.
-            var delay = TimeSpan.FromMilliseconds(Math.Min(left.TotalMilliseconds, poll.TotalMilliseconds * (0.75 + (Random.Shared.NextDouble() / 2))));
-            await Task.Delay(delay, time, cancellationToken);
-            poll = TimeSpan.FromTicks(Math.Min(MaxPoll.Ticks, poll.Ticks * 2));
         }
     }
 

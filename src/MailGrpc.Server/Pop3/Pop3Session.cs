@@ -1,6 +1,7 @@
 using MailKit;
 using MailKit.Net.Pop3;
 using MailGrpc.Server.Errors;
+using MailGrpc.Server.Telemetry;
 
 namespace MailGrpc.Server.Pop3;
 
@@ -19,11 +20,15 @@ internal sealed partial class Pop3Session : IAsyncDisposable
     private readonly Pop3LeaseManager.Pop3Lease? _lease;
     private readonly CancellationTokenSource _linked;
     private readonly ILogger _logger;
+    private readonly MailGrpcMetrics? _metrics;
+    private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
+    private bool _faulted;
     private IReadOnlyList<Pop3Entry>? _entries;
     private int _disposed;
 
-    internal Pop3Session(Pop3Client client, Func<CancellationToken, Task<Pop3Client>> reconnect, Pop3LeaseManager.Pop3Lease? lease, string mailboxId, ILogger logger, CancellationToken callCancelled)
+    internal Pop3Session(Pop3Client client, Func<CancellationToken, Task<Pop3Client>> reconnect, Pop3LeaseManager.Pop3Lease? lease, string mailboxId, ILogger logger, CancellationToken callCancelled, MailGrpcMetrics? metrics = null)
     {
+        _metrics = metrics;
         _client = client;
         _reconnect = reconnect;
         _lease = lease;
@@ -143,6 +148,10 @@ internal sealed partial class Pop3Session : IAsyncDisposable
         {
             return await command(ct);
         }
+        catch when (SetFaulted())
+        {
+            throw; // never reached: SetFaulted only records that the session saw an error
+        }
         catch (OperationCanceledException) when (_lease is not null && _lease.Lost.IsCancellationRequested)
         {
             throw MailGrpcException.Unavailable(ErrorReasons.Pop3LeaseLost, "The mailbox's session lease was lost (the state store did not answer); retry.");
@@ -177,10 +186,12 @@ internal sealed partial class Pop3Session : IAsyncDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            _faulted = true;
             LogCloseFailed(_logger, ex, MailboxId);
         }
         finally
         {
+            _metrics?.Pop3SessionEnded(System.Diagnostics.Stopwatch.GetElapsedTime(_started), _faulted ? "error" : "ok");
             _client.DisposeQuietly();
             _linked.Dispose();
             if (_lease is not null)
@@ -188,6 +199,12 @@ internal sealed partial class Pop3Session : IAsyncDisposable
                 await _lease.DisposeAsync();
             }
         }
+    }
+
+    private bool SetFaulted()
+    {
+        _faulted = true;
+        return false;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Closing the POP3 session of mailbox {MailboxId} failed")]

@@ -5,6 +5,7 @@ using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Network;
+using MailGrpc.Server.Telemetry;
 using MailKit.Net.Pop3;
 using MailKit.Security;
 using Microsoft.Extensions.Options;
@@ -24,6 +25,7 @@ internal sealed partial class Pop3SessionFactory(
     Pop3LeaseManager leases,
     ExtraTrust certificates,
     IOptions<MailGrpcOptions> options,
+    MailGrpcMetrics metrics,
     ILogger<Pop3SessionFactory> logger)
 {
     private Pop3Options Pop3 => options.Value.Pop3;
@@ -36,7 +38,7 @@ internal sealed partial class Pop3SessionFactory(
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.Lost);
             var client = await ConnectAndLoginAsync(mailbox, linked.Token);
-            return new Pop3Session(client, ct => ConnectAndLoginAsync(mailbox, ct), lease, mailbox.Id, logger, cancellationToken);
+            return new Pop3Session(client, ct => ConnectAndLoginAsync(mailbox, ct), lease, mailbox.Id, logger, cancellationToken, metrics);
         }
         catch
         {

@@ -14,6 +14,18 @@ internal sealed class MailGrpcMetrics : IDisposable
     public const string MeterName = "MailGrpc";
     public const string ActivitySourceName = "MailGrpc";
 
+    public const string RefreshSuccess = "success";
+    public const string RefreshFailure = "failure";
+    public const string RefreshDeferred = "deferred";
+
+    /// <summary>Success reasons say what triggered the refresh: the token was within the refresh margin, or POP3 refused it.</summary>
+    public const string RefreshTriggerExpiring = "expiring";
+    public const string RefreshTriggerRefused = "refused";
+
+    // A gauge entry whose token expired this long ago belongs to a mailbox this process no longer reads (deleted, or
+    // served by another replica now): drop it, so the series neither grows without bound nor alerts forever.
+    private static readonly TimeSpan StaleExpiry = TimeSpan.FromHours(1);
+
     private readonly Meter _meter;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<(string Tenant, string Mailbox), DateTimeOffset> _tokenExpiries = new();
@@ -23,7 +35,6 @@ internal sealed class MailGrpcMetrics : IDisposable
     private readonly Histogram<double> _pop3SessionDuration;
     private readonly Histogram<double> _leaseWait;
     private readonly UpDownCounter<long> _byteBudgetInUse;
-    private readonly Counter<long> _byteBudgetRejections;
     private readonly Counter<long> _diagnosticSteps;
 
     public MailGrpcMetrics(IMeterFactory meterFactory, TimeProvider time)
@@ -37,16 +48,19 @@ internal sealed class MailGrpcMetrics : IDisposable
         _pop3SessionDuration = _meter.CreateHistogram<double>("mailgrpc.pop3.session.duration", "s", "POP3 session time from connect to disconnect, by outcome.");
         _leaseWait = _meter.CreateHistogram<double>("mailgrpc.pop3.lease.wait", "s", "Time spent waiting for a mailbox's POP3 lease, by outcome (acquired, busy, cancelled).");
         _byteBudgetInUse = _meter.CreateUpDownCounter<long>("mailgrpc.pop3.byte_budget.in_use", "By", "Message bytes currently held in memory under the global byte budget.");
-        _byteBudgetRejections = _meter.CreateCounter<long>("mailgrpc.pop3.byte_budget.rejections", "{request}", "Reservations refused because the byte budget was exhausted.");
         _diagnosticSteps = _meter.CreateCounter<long>("mailgrpc.diagnose.steps", "{step}", "DiagnoseMailbox steps by step, outcome and reason.");
     }
 
     /// <summary>For spans around POP3 sessions, refreshes and diagnostics.</summary>
     public static ActivitySource ActivitySource { get; } = new(ActivitySourceName);
 
-    /// <summary>A refresh finished. <paramref name="reason"/> is the stable reason code of a failure (e.g. <c>INVALID_GRANT</c>).</summary>
-    public void TokenRefreshed(bool success, string? reason = null) =>
-        _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", success ? "success" : "failure"), new KeyValuePair<string, object?>("reason", reason ?? string.Empty));
+    /// <summary>
+    /// A refresh finished with <paramref name="outcome"/> (<see cref="RefreshSuccess"/>, <see cref="RefreshFailure"/>,
+    /// <see cref="RefreshDeferred"/>). <paramref name="reason"/> is the trigger of a success and the stable reason code of a
+    /// failure (e.g. <c>INVALID_GRANT</c>).
+    /// </summary>
+    public void TokenRefreshed(string outcome, string reason) =>
+        _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>A mailbox's access token now expires at <paramref name="expiresAt"/> (after a refresh or an import).</summary>
     public void TokenExpiryChanged(string tenant, string mailboxId, DateTimeOffset expiresAt) => _tokenExpiries[(tenant, mailboxId)] = expiresAt;
@@ -72,8 +86,6 @@ internal sealed class MailGrpcMetrics : IDisposable
 
     public void ByteBudgetReleased(long bytes) => _byteBudgetInUse.Add(-bytes);
 
-    public void ByteBudgetRejected() => _byteBudgetRejections.Add(1);
-
     public void DiagnosticStepCompleted(string step, string outcome, string reason) =>
         _diagnosticSteps.Add(1, new KeyValuePair<string, object?>("step", step), new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("reason", reason));
 
@@ -84,6 +96,12 @@ internal sealed class MailGrpcMetrics : IDisposable
         var now = _time.GetUtcNow();
         foreach (var ((tenant, mailbox), expiresAt) in _tokenExpiries)
         {
+            if (now - expiresAt > StaleExpiry)
+            {
+                _tokenExpiries.TryRemove(new KeyValuePair<(string, string), DateTimeOffset>((tenant, mailbox), expiresAt));
+                continue;
+            }
+
             yield return new Measurement<double>(
                 Math.Round((expiresAt - now).TotalSeconds),
                 new KeyValuePair<string, object?>("tenant", tenant),

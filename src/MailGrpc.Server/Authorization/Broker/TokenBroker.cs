@@ -7,6 +7,7 @@ using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Storage;
+using MailGrpc.Server.Telemetry;
 using MailGrpc.V1;
 using Microsoft.Extensions.Options;
 
@@ -25,6 +26,7 @@ internal sealed partial class TokenBroker(
     MailboxStateRecorder states,
     IOptionsMonitor<MailGrpcOptions> options,
     TimeProvider time,
+    MailGrpcMetrics metrics,
     ILogger<TokenBroker> logger) : IMailboxCredentials
 {
     private readonly ConcurrentDictionary<string, Task<LoadedCredential>> _inflight = new(StringComparer.Ordinal);
@@ -43,6 +45,11 @@ internal sealed partial class TokenBroker(
 
         if (!IsDue(current.Credential, refused: null))
         {
+            if (current.Credential.AccessTokenExpiresAt is { } expires)
+            {
+                metrics.TokenExpiryChanged(mailbox.Tenant, mailbox.Id, expires);
+            }
+
             return ToPop3(mailbox, current.Credential);
         }
 
@@ -64,6 +71,7 @@ internal sealed partial class TokenBroker(
 
     public async Task<Exception> GiveUpAfterRefusalAsync(MailboxRecord mailbox, string reason, string message, CancellationToken cancellationToken)
     {
+        metrics.TokenForgotten(mailbox.Tenant, mailbox.Id);
         await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, reason, message, cancellationToken);
         return new MailGrpcException(
             StatusCode.FailedPrecondition,
@@ -171,11 +179,19 @@ internal sealed partial class TokenBroker(
         {
             // The provider is down but the token is still valid for a while: use it, the next call tries again.
             LogRefreshDeferred(logger, mailbox.Tenant, mailbox.Id, ex.Error);
+            metrics.TokenRefreshed(MailGrpcMetrics.RefreshDeferred, ErrorReasons.ProviderUnavailable);
             return current;
         }
         catch (OAuthProviderException ex)
         {
-            throw await ToMailGrpcErrorAsync(mailbox, ex, cancellationToken);
+            var error = await ToMailGrpcErrorAsync(mailbox, ex, cancellationToken);
+            metrics.TokenRefreshed(MailGrpcMetrics.RefreshFailure, ex.Kind == OAuthFailureKind.InvalidGrant ? ErrorReasons.InvalidGrant : error.Reason);
+            if (ex.Kind == OAuthFailureKind.InvalidGrant)
+            {
+                metrics.TokenForgotten(mailbox.Tenant, mailbox.Id);
+            }
+
+            throw error;
         }
 
         var next = current.Credential with
@@ -198,6 +214,9 @@ internal sealed partial class TokenBroker(
         }
 
         LogRefreshed(logger, mailbox.Tenant, mailbox.Id, grant.ExpiresAt, grant.RefreshToken is not null);
+        metrics.TokenRefreshed(MailGrpcMetrics.RefreshSuccess, refused is null ? MailGrpcMetrics.RefreshTriggerExpiring : MailGrpcMetrics.RefreshTriggerRefused);
+        metrics.TokenExpiryChanged(mailbox.Tenant, mailbox.Id, grant.ExpiresAt);
+
         return new LoadedCredential(next, version);
     }
 
