@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Google.Protobuf;
 using MailGrpc.Server.Configuration;
@@ -437,8 +438,14 @@ internal sealed partial class WatchHub(
             {
                 while (!token.IsCancellationRequested)
                 {
+                    // Fixed rate: the interval counts from the start of a poll, so a slow POP3 session does not stretch it.
+                    var started = Stopwatch.GetTimestamp();
                     await hub.PollOnceAsync(this, token);
-                    await _wake.WaitAsync(hub.Pop3.PollInterval, token);
+                    var rest = hub.Pop3.PollInterval - Stopwatch.GetElapsedTime(started);
+                    if (rest > TimeSpan.Zero)
+                    {
+                        await _wake.WaitAsync(rest, token);
+                    }
                 }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)

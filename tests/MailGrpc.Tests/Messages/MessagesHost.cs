@@ -69,7 +69,7 @@ public sealed class MessagesHost : IAsyncDisposable
         // The token layer's settings (encryption key, OAuth client "rig", CA, loopback allowed) plus ours.
         var settings = Authorization.OAuthRig.Settings(rig.Env("OAUTH_CLIENT_ID"), rig.Env("OAUTH_CLIENT_SECRET"), tenants);
         settings["MailGrpc:Redis:Configuration"] = rig.Redis;
-        settings["MailGrpc:Pop3:PollInterval"] = "00:00:00.500";
+        settings["MailGrpc:Pop3:PollInterval"] = "00:00:01";
         settings["MailGrpc:Pop3:LeaseWait"] = "00:00:20";
         return settings;
     }

@@ -7,7 +7,7 @@ namespace MailGrpc.Tests.Messages;
 [Collection("pop3")]
 public sealed class WatchTests(Pop3Rig rig) : IAsyncDisposable
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1); // as configured in MessagesHost
     private readonly MessagesHost _host = new(rig);
 
     public ValueTask DisposeAsync() => _host.DisposeAsync();
