@@ -34,7 +34,7 @@ add_counts() { # add_counts NAME FILE : adds the last "N passed, N failed" line 
 rig_started=0
 if ! (echo >/dev/tcp/127.0.0.1/"${MAILGRPC_RIG_REDIS_PORT:-16379}") 2>/dev/null; then rig_started=1; fi
 if ! bash tests/rig/up.sh; then echo "The test rig did not start."; echo "0 passed, 1 failed"; exit 1; fi
-cleanup() { if [ "$rig_started" = 1 ]; then bash "$root/tests/rig/down.sh" || true; fi; }
+cleanup() { if [ "$rig_started" = 1 ]; then bash "$root/tests/rig/down.sh" || true; rig_started=0; fi; }
 trap cleanup EXIT
 
 # 2. Contracts.
@@ -68,6 +68,9 @@ if [ -x clients/smoke-test.sh ]; then
   add_counts "client smoke tests" "$results/clients-smoke.log"
 fi
 
+# Stop the rig first, so the count is the very last line.
+cleanup
+trap - EXIT
 echo
 if [ ${#failures[@]} -gt 0 ]; then printf 'Failed: %s\n' "${failures[@]}"; fi
 echo "$passed passed, $failed failed"

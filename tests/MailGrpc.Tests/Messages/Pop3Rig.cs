@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MailGrpc.Tests.Infrastructure;
 
 namespace MailGrpc.Tests.Messages;
 
@@ -71,6 +72,20 @@ public sealed class Pop3Rig : IDisposable
     public string OAuthIssuer => _env["OAUTH_ISSUER"];
 
     public string Env(string key) => _env[key];
+
+    /// <summary>
+    /// Settings for a real server process on the rig: its Redis, its OAuth client, its CA trusted, and only 127.0.0.1
+    /// exempt from the SSRF guard (not every private address).
+    /// </summary>
+    public Dictionary<string, string?> ServerProcessSettings(TestTenant tenant)
+    {
+        var settings = Authorization.OAuthRig.Settings(Env("OAUTH_CLIENT_ID"), Env("OAUTH_CLIENT_SECRET"), tenant);
+        settings.Remove("MailGrpc:Network:AllowPrivateAddresses");
+        settings["MailGrpc:Network:AllowedHosts:0"] = "127.0.0.1";
+        settings["MailGrpc:Redis:Configuration"] = Redis;
+        settings["MailGrpc:Tls:ExtraTrustedCaFile"] = CaFile;
+        return settings;
+    }
 
     /// <summary>A fresh user name (lower case: Dovecot looks users up lower-cased).</summary>
     public static string NewUser(string prefix) => $"{prefix}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}@rig.test";

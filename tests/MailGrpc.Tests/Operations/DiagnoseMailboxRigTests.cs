@@ -16,15 +16,7 @@ namespace MailGrpc.Tests.Operations;
 [Collection("pop3")]
 public sealed class DiagnoseMailboxRigTests(Pop3Rig rig)
 {
-    private Dictionary<string, string?> Settings(TestTenant tenant)
-    {
-        var settings = OAuthRig.Settings(rig.Env("OAUTH_CLIENT_ID"), rig.Env("OAUTH_CLIENT_SECRET"), tenant);
-        settings.Remove("MailGrpc:Network:AllowPrivateAddresses");
-        settings["MailGrpc:Network:AllowedHosts:0"] = "127.0.0.1";
-        settings["MailGrpc:Redis:Configuration"] = rig.Redis;
-        settings["MailGrpc:Tls:ExtraTrustedCaFile"] = rig.CaFile;
-        return settings;
-    }
+    private Dictionary<string, string?> Settings(TestTenant tenant) => rig.ServerProcessSettings(tenant);
 
     [Fact]
     public async Task A_healthy_password_mailbox_passes_every_step_and_stat_shows_count_and_size()

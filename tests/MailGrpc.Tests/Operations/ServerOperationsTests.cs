@@ -20,15 +20,7 @@ namespace MailGrpc.Tests.Operations;
 [Collection("pop3")]
 public sealed partial class ServerOperationsTests(Pop3Rig rig)
 {
-    private Dictionary<string, string?> Settings(TestTenant tenant)
-    {
-        var settings = OAuthRig.Settings(rig.Env("OAUTH_CLIENT_ID"), rig.Env("OAUTH_CLIENT_SECRET"), tenant);
-        settings.Remove("MailGrpc:Network:AllowPrivateAddresses");
-        settings["MailGrpc:Network:AllowedHosts:0"] = "127.0.0.1";
-        settings["MailGrpc:Redis:Configuration"] = rig.Redis;
-        settings["MailGrpc:Tls:ExtraTrustedCaFile"] = rig.CaFile;
-        return settings;
-    }
+    private Dictionary<string, string?> Settings(TestTenant tenant) => rig.ServerProcessSettings(tenant);
 
     [Fact]
     public async Task After_real_streams_the_scrape_counts_messages_bytes_sessions_lease_waits_refreshes_and_an_empty_byte_budget()
