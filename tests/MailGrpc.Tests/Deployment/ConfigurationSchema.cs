@@ -134,7 +134,7 @@ internal static class ConfigurationSchema
             case "ENDPOINTS":
                 return rest.Length >= 3 ? CheckEndpoint(rest[2..], key, allowSni: true) : $"'{key}': expected Kestrel:Endpoints:<name>:<setting>";
             case "ENDPOINTDEFAULTS":
-                return rest.Length == 2 && EndpointKeys.Skip(1).Contains(rest[1], StringComparer.OrdinalIgnoreCase) ? null : $"'{key}' is not an endpoint default";
+                return rest.Length == 2 && EndpointKeys.Where((_, i) => i > 0).Contains(rest[1], StringComparer.OrdinalIgnoreCase) ? null : $"'{key}' is not an endpoint default";
             case "CERTIFICATES":
                 return rest.Length == 3 && CertificateKeys.Contains(rest[2], StringComparer.OrdinalIgnoreCase) ? null : $"'{key}' is not a certificate setting";
             default:
