@@ -85,7 +85,7 @@ public sealed class EndToEndTests(Pop3Rig rig)
             MailboxId = id,
             Mailbox = new Mailbox { Username = user, Server = new ServerSettings { Host = "127.0.0.1", Port = rig.Pop3sPort, Security = Security.ImplicitTls }, AuthMethod = new AuthMethod { Oauth = new OAuthAuth { Client = "rig", Mechanism = SaslMechanism.Oauthbearer } } },
         });
-        var refreshToken = await IssueRefreshTokenAsync(user);
+        var refreshToken = (await rig.IssueGrantAsync(user)).Refresh;
         await server.Authorization(tenant.ApiKey).ImportRefreshTokenAsync(new ImportRefreshTokenRequest { MailboxId = id, RefreshToken = refreshToken });
 
         using (var ok = server.Messages(tenant.ApiKey).StreamMessages(new StreamMessagesRequest { MailboxId = id }))
@@ -116,14 +116,6 @@ public sealed class EndToEndTests(Pop3Rig rig)
         });
     }
 
-    private async Task<string> IssueRefreshTokenAsync(string user)
-    {
-        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
-        using var http = new HttpClient(handler);
-        using var response = await http.PostAsJsonAsync($"{rig.OAuthIssuer}/__rig/issue", new { username = user, refresh_token = true, client_id = rig.Env("OAUTH_CLIENT_ID") });
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["refresh_token"]!.GetValue<string>();
-    }
 
     private static string ReadFrom(string path, long offset)
     {

@@ -140,6 +140,15 @@ public sealed class Pop3Rig : IDisposable
         return json!["access_token"]!.GetValue<string>();
     }
 
+    /// <summary>An access and a refresh token for <paramref name="user"/>, issued to the rig's confidential client.</summary>
+    public async Task<(string Access, string Refresh)> IssueGrantAsync(string user)
+    {
+        using var response = await _http.PostAsJsonAsync($"{OAuthIssuer}/__rig/issue", new { username = user, refresh_token = true, client_id = Env("OAUTH_CLIENT_ID") });
+        response.EnsureSuccessStatusCode();
+        var json = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        return (json["access_token"]!.GetValue<string>(), json["refresh_token"]!.GetValue<string>());
+    }
+
     /// <summary>Revokes every token of <paramref name="user"/> at the OAuth server.</summary>
     public async Task RevokeUserAsync(string user)
     {

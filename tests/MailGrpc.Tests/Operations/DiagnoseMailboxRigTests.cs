@@ -112,7 +112,7 @@ public sealed class DiagnoseMailboxRigTests(Pop3Rig rig)
         var user = Pop3Rig.NewUser("diag-oauth");
         await rig.SeedAsync(user, [Pop3Rig.MakeMessage(0, 1_000)]);
         var id = await CreateOAuthMailboxAsync(server, tenant, user);
-        await server.Authorization(tenant.ApiKey).ImportRefreshTokenAsync(new ImportRefreshTokenRequest { MailboxId = id, RefreshToken = await IssueRefreshTokenAsync(user) });
+        await server.Authorization(tenant.ApiKey).ImportRefreshTokenAsync(new ImportRefreshTokenRequest { MailboxId = id, RefreshToken = (await rig.IssueGrantAsync(user)).Refresh });
 
         // Before the revocation: healthy, and the TOKEN step describes the token without showing it.
         var healthy = await server.Mailboxes(tenant.ApiKey).DiagnoseMailboxAsync(new DiagnoseMailboxRequest { MailboxId = id });
@@ -159,12 +159,4 @@ public sealed class DiagnoseMailboxRigTests(Pop3Rig rig)
         return id;
     }
 
-    private async Task<string> IssueRefreshTokenAsync(string user)
-    {
-        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
-        using var http = new HttpClient(handler);
-        using var response = await http.PostAsJsonAsync($"{rig.OAuthIssuer}/__rig/issue", new { username = user, refresh_token = true, client_id = rig.Env("OAUTH_CLIENT_ID") });
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["refresh_token"]!.GetValue<string>();
-    }
 }

@@ -59,7 +59,7 @@ public sealed partial class LogLeakTests(Pop3Rig rig)
         var importUser = Pop3Rig.NewUser("leak-imp");
         await rig.SeedAsync(importUser, [Pop3Rig.MakeMessage(2, 10_000)]);
         var importId = await CreateAsync(mailboxes, importUser, OAuth());
-        var (accessToken, refreshToken) = await IssueAsync(importUser);
+        var (accessToken, refreshToken) = await rig.IssueGrantAsync(importUser);
         secrets.Add(accessToken);
         Assert.Matches(Jwt(), accessToken); // the pattern below does catch the rig's tokens
         secrets.Add(refreshToken);
@@ -105,15 +105,6 @@ public sealed partial class LogLeakTests(Pop3Rig rig)
         return await StreamedMessage.ReadAsync(call.ResponseStream, r => r.Frame);
     }
 
-    private async Task<(string Access, string Refresh)> IssueAsync(string user)
-    {
-        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
-        using var http = new HttpClient(handler);
-        using var response = await http.PostAsJsonAsync($"{rig.OAuthIssuer}/__rig/issue", new { username = user, refresh_token = true, client_id = rig.Env("OAUTH_CLIENT_ID") });
-        response.EnsureSuccessStatusCode();
-        var json = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
-        return (json["access_token"]!.GetValue<string>(), json["refresh_token"]!.GetValue<string>());
-    }
 
     [GeneratedRegex(@"eyJ[A-Za-z0-9_-]{10,}\.")]
     private static partial Regex Jwt();

@@ -49,7 +49,7 @@ public sealed partial class ServerOperationsTests(Pop3Rig rig)
             MailboxId = tokenId,
             Mailbox = new Mailbox { Username = tokenUser, Server = new ServerSettings { Host = "127.0.0.1", Port = rig.Pop3sPort, Security = Security.ImplicitTls }, AuthMethod = new AuthMethod { Oauth = new OAuthAuth { Client = "rig", Mechanism = SaslMechanism.Oauthbearer } } },
         });
-        await server.Authorization(tenant.ApiKey).ImportRefreshTokenAsync(new ImportRefreshTokenRequest { MailboxId = tokenId, RefreshToken = await IssueRefreshTokenAsync(tokenUser) });
+        await server.Authorization(tenant.ApiKey).ImportRefreshTokenAsync(new ImportRefreshTokenRequest { MailboxId = tokenId, RefreshToken = (await rig.IssueGrantAsync(tokenUser)).Refresh });
         Assert.Single(await StreamAllAsync(server, tenant, tokenId));
 
         using var http = new HttpClient();
@@ -145,14 +145,6 @@ public sealed partial class ServerOperationsTests(Pop3Rig rig)
         return got;
     }
 
-    private async Task<string> IssueRefreshTokenAsync(string user)
-    {
-        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
-        using var http = new HttpClient(handler);
-        using var response = await http.PostAsJsonAsync($"{rig.OAuthIssuer}/__rig/issue", new { username = user, refresh_token = true, client_id = rig.Env("OAUTH_CLIENT_ID") });
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["refresh_token"]!.GetValue<string>();
-    }
 
     /// <summary>The sum of every sample of <paramref name="name"/> whose labels include <paramref name="labels"/>.</summary>
     internal static double Value(string scrape, string name, params (string Key, string Value)[] labels) =>
