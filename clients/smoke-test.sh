@@ -8,7 +8,8 @@
 #
 # Environment: CONFIGURATION (Release|Debug: which server build to run; default: the newest one, else Release),
 # MAILGRPC_RIG_DIR (default /tmp/mailgrpc-rig), MAILGRPC_RIG_UP (the rig's up.sh, used only when no rig answers;
-# default tests/rig/up.sh), SMOKE_ONLY (space-separated entry names: typescript python go dotnet dotnet-large grpcurl).
+# default tests/rig/up.sh), SMOKE_ONLY (space-separated entry names: typescript python go dotnet dotnet-large grpcurl),
+# MAILGRPC_TEST_SERVER (a server executable to run instead of the dll, e.g. the native AOT build test.sh publishes).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$REPO_ROOT"
@@ -124,13 +125,22 @@ wait "$dotnet_build"; dotnet_status=$?
 [[ $dotnet_status -ne 2 && -f $server_dll ]] || abort "setup: build the server" "$work/build-server.log"
 
 # --- the server ------------------------------------------------------------------------------------------------------
+# MAILGRPC_TEST_SERVER: a server executable to test instead of the built dll (test.sh passes the native AOT build).
+if [[ -n ${MAILGRPC_TEST_SERVER:-} ]]; then
+  [[ -x $MAILGRPC_TEST_SERVER ]] || abort "setup: MAILGRPC_TEST_SERVER=$MAILGRPC_TEST_SERVER is not an executable"
+  server_cmd=("$(cd "$(dirname "$MAILGRPC_TEST_SERVER")" && pwd)/$(basename "$MAILGRPC_TEST_SERVER")")
+  server_dir="$(dirname "${server_cmd[0]}")"
+else
+  server_cmd=(dotnet "$server_dll")
+  server_dir="$(dirname "$server_dll")"
+fi
 # A free loopback port for every Kestrel endpoint the server's appsettings.json declares (Grpc, Web, Metrics, ...):
 # fixed default ports may be taken by other servers on this machine.
 endpoint_env=()
 while read -r name port; do
   endpoint_env+=("Kestrel__Endpoints__${name}__Url=http://127.0.0.1:$port")
   [[ $name == Grpc ]] && grpc_port=$port
-done < <("$PYTHON" - "$(dirname "$server_dll")/appsettings.json" <<'PY'
+done < <("$PYTHON" - "$server_dir/appsettings.json" <<'PY'
 import json, socket, sys
 names = list(json.load(open(sys.argv[1])).get("Kestrel", {}).get("Endpoints", {})) or ["Grpc"]
 names = names if "Grpc" in names else ["Grpc"] + names
@@ -156,7 +166,7 @@ env "${endpoint_env[@]}" \
   MailGrpc__Tls__ExtraTrustedCaFile="$CA_FILE" \
   MailGrpc__Encryption__Keys__smoke="$(head -c 32 /dev/urandom | base64)" \
   MailGrpc__Encryption__ActiveKeyId=smoke \
-  dotnet "$server_dll" >"$work/server.log" 2>&1 &
+  "${server_cmd[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 # Ready when the health service answers over gRPC (the port alone opens before every endpoint is bound).
 buf="$(ls "$REPO_ROOT"/node_modules/@bufbuild/buf-linux-*/bin/buf 2>/dev/null | head -n 1)"

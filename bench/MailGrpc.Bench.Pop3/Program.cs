@@ -1,9 +1,11 @@
-// POP3 retrieval benchmark (not a test). Over implicit TLS from the rig's Dovecot, 1,000 messages x 50 KB, all three
-// readers measured in one run, alternating, median of N rounds:
+// POP3 retrieval benchmark (not a test). Over implicit TLS from the rig's Dovecot, 1,000 messages x 50 KB, all readers
+// measured in one run, alternating, median of N rounds:
 //   (a) MailKit, GetStreamAsync per message;  (b) a raw pipelined POP3 reader over SslStream (the practical limit);
-//   (c) MailGrpc StreamMessages received by a gRPC client from a real server process.
-// Then peak RSS of a server process while 20 mailboxes each stream one 20 MB message concurrently.
-// Usage: MailGrpc.Bench.Pop3 <server dll> [rounds]   (bench/pop3.sh builds and runs it)
+//   (c) MailGrpc StreamMessages received by a gRPC client from a real server process — once per server given.
+// Then peak RSS of each server process while 20 mailboxes each stream one 20 MB message concurrently, the servers
+// alternating, MEMORY_ROUNDS (default 3) times each.
+// Usage: MailGrpc.Bench.Pop3 <rounds> <name>=<server> [<name>=<server>...]   (bench/pop3.sh builds both and runs it)
+// A server is a .dll (run with dotnet) or an executable (native AOT). BENCH_ONLY_MEMORY=1 skips the throughput part.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Security;
@@ -18,56 +20,94 @@ using MailGrpc.V1;
 using MailKit.Net.Pop3;
 using MailKit.Security;
 
-var serverDll = args.Length > 0 ? args[0] : throw new ArgumentException("usage: <server dll> [rounds]");
-var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+if (args.Length < 2 || args.Skip(1).Any(a => !a.Contains('=', StringComparison.Ordinal)))
+{
+    throw new ArgumentException("usage: <rounds> <name>=<server dll or executable> [<name>=<server>...]");
+}
+
+var rounds = int.Parse(args[0], CultureInfo.InvariantCulture);
+var servers = args[1..].Select(a => (Name: a[..a.IndexOf('=', StringComparison.Ordinal)], Path: Path.GetFullPath(a[(a.IndexOf('=', StringComparison.Ordinal) + 1)..]))).ToList();
+var memoryRounds = int.Parse(Environment.GetEnvironmentVariable("MEMORY_ROUNDS") ?? "3", CultureInfo.InvariantCulture);
 var rig = Rig.Load();
 const int Count = 1000;
 const int Size = 50_000;
 
-var onlyMemory = Environment.GetEnvironmentVariable("BENCH_ONLY_MEMORY") == "1";
-var user = Rig.NewUser("bench");
-var password = rig.AddPasswordUser(user);
-rig.Seed(user, Enumerable.Range(0, onlyMemory ? 1 : Count).Select(i => Rig.Message(i, Size)));
-Console.WriteLine($"seeded {Count} x {Size} B for {user}");
-
 var apiKey = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 var tenant = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-await using (var server = await Server.StartAsync(serverDll, rig, tenant, apiKey, new Dictionary<string, string>()))
+if (Environment.GetEnvironmentVariable("BENCH_ONLY_MEMORY") != "1")
 {
-    var client = server.Client(apiKey);
-    var mailboxId = await server.CreateMailboxAsync(apiKey, user, password, rig.Pop3sPort);
-    var times = new Dictionary<string, List<double>> { ["a"] = [], ["b"] = [], ["c"] = [] };
-    long check = 0;
-    for (var round = -1; round < (onlyMemory ? -1 : rounds); round++) // round -1 warms up
+    var user = Rig.NewUser("bench");
+    var password = rig.AddPasswordUser(user);
+    rig.Seed(user, Enumerable.Range(0, Count).Select(i => Rig.Message(i, Size)));
+    Console.WriteLine($"seeded {Count} x {Size} B for {user}");
+
+    var started = new List<(string Name, Server Server, MessageService.MessageServiceClient Client, string MailboxId)>();
+    try
     {
-        var a = await Measure(() => MailKitLoop(rig, user, password));
-        var b = await Measure(() => RawPipelined(rig, user, password, 50));
-        var c = await Measure(() => ViaMailGrpc(client, mailboxId));
-        if (a.Bytes != b.Bytes || b.Bytes != c.Bytes)
+        foreach (var (name, path) in servers)
         {
-            throw new InvalidOperationException($"byte counts differ: {a.Bytes} {b.Bytes} {c.Bytes}");
+            var server = await Server.StartAsync(path, rig, tenant, apiKey, []);
+            started.Add((name, server, server.Client(apiKey), await server.CreateMailboxAsync(apiKey, user, password, rig.Pop3sPort)));
         }
 
-        check = a.Bytes;
-        if (round >= 0)
+        var times = new Dictionary<string, List<double>> { ["a"] = [], ["b"] = [] };
+        foreach (var s in started)
         {
-            times["a"].Add(a.Seconds);
-            times["b"].Add(b.Seconds);
-            times["c"].Add(c.Seconds);
+            times["c " + s.Name] = [];
         }
 
-        Console.WriteLine($"round {round}: a={a.Seconds:0.000}s b={b.Seconds:0.000}s c={c.Seconds:0.000}s");
+        long check = 0;
+        for (var round = -1; round < rounds; round++) // round -1 warms up
+        {
+            var measured = new Dictionary<string, (double Seconds, long Bytes)>
+            {
+                ["a"] = await Measure(() => MailKitLoop(rig, user, password)),
+                ["b"] = await Measure(() => RawPipelined(rig, user, password, 50)),
+            };
+            foreach (var s in started)
+            {
+                measured["c " + s.Name] = await Measure(() => ViaMailGrpc(s.Client, s.MailboxId));
+            }
+
+            if (measured.Values.Select(m => m.Bytes).Distinct().Count() != 1)
+            {
+                throw new InvalidOperationException("byte counts differ: " + string.Join(" ", measured.Select(m => $"{m.Key}={m.Value.Bytes}")));
+            }
+
+            check = measured["a"].Bytes;
+            if (round >= 0)
+            {
+                foreach (var (key, value) in measured)
+                {
+                    times[key].Add(value.Seconds);
+                }
+            }
+
+            Console.WriteLine($"round {round}: " + string.Join(" ", measured.Select(m => $"{m.Key}={m.Value.Seconds:0.000}s")));
+        }
+
+        static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+        Console.WriteLine($"bytes per run: {check:N0}");
+        var (ma, mb) = (Median(times["a"]), Median(times["b"]));
+        Console.WriteLine($"median of {rounds}: (a) MailKit GetStreamAsync loop {ma:0.000} s | (b) raw pipelined {mb:0.000} s");
+        foreach (var s in started)
+        {
+            var mc = Median(times["c " + s.Name]);
+            Console.WriteLine($"  (c) MailGrpc StreamMessages, {s.Name} server: {mc:0.000} s   (c)/(a) = {mc / ma:0.00} (target <= 0.8)   (c)/(b) = {mc / mb:0.00} (target <= 3)");
+        }
     }
-
-    double Median(List<double> v) => v.Count == 0 ? double.NaN : v.Order().ElementAt(v.Count / 2);
-    var (ma, mb, mc) = (Median(times["a"]), Median(times["b"]), Median(times["c"]));
-    Console.WriteLine($"bytes per run: {check:N0}");
-    Console.WriteLine($"median of {rounds}: (a) MailKit GetStreamAsync loop {ma:0.000} s | (b) raw pipelined {mb:0.000} s | (c) MailGrpc StreamMessages {mc:0.000} s");
-    Console.WriteLine($"(c)/(a) = {mc / ma:0.00} (target <= 0.8)   (c)/(b) = {mc / mb:0.00} (target <= 3)");
+    finally
+    {
+        foreach (var s in started)
+        {
+            await s.Server.DisposeAsync();
+        }
+    }
 }
 
 // Memory: 20 mailboxes x one 20 MB message, streamed concurrently; RSS of the server sampled every 10 ms.
 const long Budget = 64L * 1024 * 1024;
+const long Limit = Budget + 150_000_000; // "the byte budget plus 150 MB", MB read as 10^6 bytes (the stricter reading)
 var big = Enumerable.Range(0, 20).Select(i =>
 {
     var u = Rig.NewUser("big");
@@ -76,40 +116,53 @@ var big = Enumerable.Range(0, 20).Select(i =>
     return (User: u, Password: p);
 }).ToList();
 Thread.Sleep(1100); // Dovecot re-reads the passwd file at most once a second
-await using (var server = await Server.StartAsync(serverDll, rig, tenant, apiKey, new Dictionary<string, string>
+var peaks = servers.ToDictionary(s => s.Name, _ => new List<long>());
+for (var round = 0; round < memoryRounds; round++)
 {
-    ["MailGrpc__Pop3__MemoryBudgetBytes"] = Budget.ToString(CultureInfo.InvariantCulture),
-    ["MailGrpc__Pop3__MaxMessageSize"] = (25L * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
-    ["DOTNET_gcServer"] = Environment.GetEnvironmentVariable("BENCH_SERVER_GC") ?? "",
-}))
-{
-    var client = server.Client(apiKey);
-    var ids = new List<string>();
-    foreach (var (u, p) in big)
+    foreach (var (name, path) in servers)
     {
-        ids.Add(await server.CreateMailboxAsync(apiKey, u, p, rig.Pop3sPort));
-    }
-
-    // Warm the server (JIT, pools) on one small stream first, then measure from the idle RSS.
-    await ViaMailGrpc(client, ids[0]);
-    var idle = Server.Rss(server.Pid);
-    long peak = idle;
-    using var stop = new CancellationTokenSource();
-    var sampler = Task.Run(async () =>
-    {
-        while (!stop.IsCancellationRequested)
+        await using var server = await Server.StartAsync(path, rig, tenant, apiKey, new Dictionary<string, string>
         {
-            peak = Math.Max(peak, Server.Rss(server.Pid));
-            await Task.Delay(10);
+            ["MailGrpc__Pop3__MemoryBudgetBytes"] = Budget.ToString(CultureInfo.InvariantCulture),
+            ["MailGrpc__Pop3__MaxMessageSize"] = (25L * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
+        });
+        var client = server.Client(apiKey);
+        var ids = new List<string>();
+        foreach (var (u, p) in big)
+        {
+            ids.Add(await server.CreateMailboxAsync(apiKey, u, p, rig.Pop3sPort));
         }
-    });
-    var sw = Stopwatch.StartNew();
-    var results = await Task.WhenAll(ids.Select(id => ViaMailGrpc(client, id)));
-    sw.Stop();
-    await stop.CancelAsync();
-    await sampler;
-    Console.WriteLine($"memory: 20 x 20 MB concurrently in {sw.Elapsed.TotalSeconds:0.00} s, {results.Sum():N0} B; server RSS idle {idle / 1048576.0:0} MiB, peak {peak / 1048576.0:0} MiB; budget {Budget / 1048576} MiB; limit budget+150 = {Budget / 1048576 + 150} MiB -> {(peak <= Budget + 150L * 1024 * 1024 ? "OK" : "OVER")}");
+
+        var fresh = Server.Rss(server.Pid);
+        // Warm the server (JIT where there is one, pools, TLS) on one 20 MB stream first.
+        await ViaMailGrpc(client, ids[0]);
+        var idle = Server.Rss(server.Pid);
+        long peak = idle;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, Server.Rss(server.Pid));
+                await Task.Delay(10);
+            }
+        });
+        var sw = Stopwatch.StartNew();
+        var results = await Task.WhenAll(ids.Select(id => ViaMailGrpc(client, id)));
+        sw.Stop();
+        await stop.CancelAsync();
+        await sampler;
+        peaks[name].Add(peak);
+        Console.WriteLine($"memory {name}: 20 x 20 MB concurrently in {sw.Elapsed.TotalSeconds:0.00} s, {results.Sum():N0} B; server RSS started {Mib(fresh)} MiB, after warm-up {Mib(idle)} MiB, peak {Mib(peak)} MiB (limit {Mib(Limit)} MiB)");
+    }
 }
+
+foreach (var (name, list) in peaks)
+{
+    Console.WriteLine($"memory {name}: peak RSS over {list.Count} runs: max {Mib(list.Max())} MiB, min {Mib(list.Min())} MiB; budget {Mib(Budget)} MiB + 150 MB = {Limit / 1e6:0.0} MB = {Mib(Limit)} MiB -> {(list.Max() <= Limit ? "OK" : "OVER")}");
+}
+
+static string Mib(long bytes) => (bytes / 1048576.0).ToString("0", CultureInfo.InvariantCulture);
 
 static async Task<(double Seconds, long Bytes)> Measure(Func<Task<long>> run)
 {
@@ -390,7 +443,8 @@ internal sealed class Server : IAsyncDisposable
     public static async Task<Server> StartAsync(string dll, Rig rig, string tenant, string apiKey, Dictionary<string, string> extra)
     {
         var grpc = FreePort();
-        var info = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
+        var native = !dll.EndsWith(".dll", StringComparison.Ordinal);
+        var info = new ProcessStartInfo(native ? dll : "dotnet", native ? [] : [dll]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
         info.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpc}";
         info.Environment["Kestrel__Endpoints__Web__Url"] = $"http://127.0.0.1:{FreePort()}";
         info.Environment["Kestrel__Endpoints__Metrics__Url"] = $"http://127.0.0.1:{FreePort()}";

@@ -237,7 +237,9 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
                 }
 
                 hash.AppendData(buffer, 0, read);
-                await write(new V1.MessageFrame { Chunk = new V1.MessageChunk { Data = ByteString.CopyFrom(buffer, 0, read), Offset = offset } });
+                // No copy per chunk: the frame is serialized into the response before write completes, so the pooled
+                // buffer is free to reuse afterwards (a copy would put every streamed byte through gen0 once more).
+                await write(new V1.MessageFrame { Chunk = new V1.MessageChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)), Offset = offset } });
                 offset += read;
             }
         }

@@ -1,4 +1,5 @@
 using YamlDotNet.RepresentationModel;
+using MailGrpc.Tests.Infrastructure;
 using static MailGrpc.Tests.Deployment.DeploymentManifests;
 
 namespace MailGrpc.Tests.Deployment;
@@ -151,12 +152,22 @@ public sealed class ManifestTests
         Assert.DoesNotContain("wget ", dockerfile, StringComparison.Ordinal);
         Assert.DoesNotContain("ADD http", dockerfile, StringComparison.Ordinal);
 
+        // The image ships the native AOT executable (the build test.sh's process tests run): no .NET runtime in it.
+        Assert.StartsWith("FROM mcr.microsoft.com/dotnet/runtime-deps:", lines.Last(l => l.StartsWith("FROM ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("--runtime linux-x64", dockerfile, StringComparison.Ordinal);
+        Assert.Contains(@"ENTRYPOINT [""/app/MailGrpc.Server""]", lines);
+        Assert.DoesNotContain(@"""dotnet""", dockerfile, StringComparison.Ordinal);
+        var project = File.ReadAllText(Path.Combine(RepoPaths.Root, "src", "MailGrpc.Server", "MailGrpc.Server.csproj"));
+        Assert.Contains("<PublishAot>true</PublishAot>", project, StringComparison.Ordinal);
+
         var compose = ParseDocuments(File.ReadAllText(Path.Combine(DeployDirectory, "compose.yaml"))).Single();
         var redis = Child(Child(compose, "services"), "redis")!;
         var command = string.Join(' ', ((YamlSequenceNode)ChildNode(redis, "command")!).Children.Select(c => ((YamlScalarNode)c).Value));
         Assert.Contains("--appendonly yes", command, StringComparison.Ordinal);
         Assert.NotNull(Child(redis, "healthcheck"));
-        Assert.NotNull(Child(Child(Child(compose, "services"), "mailgrpc"), "healthcheck"));
+        var probe = Child(Child(Child(compose, "services"), "mailgrpc"), "healthcheck")!;
+        var test = ((YamlSequenceNode)ChildNode(probe, "test")!).Children.Select(c => ((YamlScalarNode)c).Value).ToList();
+        Assert.Equal(["CMD", "/app/MailGrpc.Server", "--healthcheck"], test);
     }
 
     private static YamlMappingNode Single(IEnumerable<YamlMappingNode> docs, string kind) => Assert.Single(docs, d => Scalar(d, "kind") == kind);

@@ -57,21 +57,10 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, TimeSpan? startTimeout = null, CancellationToken cancellationToken = default)
     {
-        var dll = RepoPaths.ServerDll;
-        if (!File.Exists(dll))
-        {
-            throw new InvalidOperationException($"Build the server first: {dll} is missing.");
-        }
-
         var grpcPort = FreePort();
         var webPort = FreePort();
         var metricsPort = FreePort();
-        var info = new ProcessStartInfo("dotnet", [dll])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-        };
+        var info = RepoPaths.ServerStartInfo();
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         info.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpcPort}";
         info.Environment["Kestrel__Endpoints__Web__Url"] = $"http://127.0.0.1:{webPort}";

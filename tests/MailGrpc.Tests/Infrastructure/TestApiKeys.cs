@@ -29,6 +29,29 @@ public static class RepoPaths
         }
     }
 
+    /// <summary>
+    /// The server executable the process tests start: <c>MAILGRPC_TEST_SERVER</c> when set (test.sh sets it to the
+    /// native AOT build it publishes, which is what ships), else the built dll on the shared runtime.
+    /// </summary>
+    public static string? ServerExecutable => Environment.GetEnvironmentVariable("MAILGRPC_TEST_SERVER") is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+
+    /// <summary>A start description for the server with <paramref name="arguments"/>, from its own folder.</summary>
+    public static System.Diagnostics.ProcessStartInfo ServerStartInfo(params string[] arguments)
+    {
+        var executable = ServerExecutable;
+        var path = executable ?? ServerDll;
+        if (!File.Exists(path))
+        {
+            throw new InvalidOperationException($"Build the server first: {path} is missing.");
+        }
+
+        var info = executable is null ? new System.Diagnostics.ProcessStartInfo("dotnet", [path, .. arguments]) : new System.Diagnostics.ProcessStartInfo(path, arguments);
+        info.WorkingDirectory = Path.GetDirectoryName(path)!;
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        return info;
+    }
+
     private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

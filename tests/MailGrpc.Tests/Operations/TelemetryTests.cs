@@ -90,7 +90,7 @@ public sealed class TelemetryTests
 
     private static async Task<int> ProbeAsync(string grpcUrl, params string[] extra)
     {
-        var info = new ProcessStartInfo("dotnet", [RepoPaths.ServerDll, "--healthcheck", .. extra]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = RepoPaths.ServerStartInfo(["--healthcheck", .. extra]);
         info.Environment["Kestrel__Endpoints__Grpc__Url"] = grpcUrl;
         using var process = Process.Start(info)!;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Serialization;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 
@@ -28,17 +29,22 @@ internal static class TestingCredentialEndpoint
         {
             var mailbox = await mailboxes.GetRequiredAsync(tenant, mailboxId, http.RequestAborted);
             var credential = await credentials.GetAsync(mailbox, http.RequestAborted);
-            return Results.Json(new Dictionary<string, string?>
+            var answer = new Dictionary<string, string?>
             {
                 ["kind"] = credential.Kind.ToString(),
                 ["expiresAt"] = credential.ExpiresAt?.ToString("O"),
                 ["fingerprint"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(credential.Secret)))[..16],
-            });
+            };
+            return Results.Json(answer, TestingJsonContext.Default.DictionaryStringString);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             var mapped = ExceptionMapper.Classify(ex, http.RequestAborted);
-            return Results.Json(new Dictionary<string, string> { ["code"] = mapped.Code.ToString(), ["reason"] = mapped.Reason }, statusCode: StatusCodes.Status409Conflict);
+            return Results.Json(new Dictionary<string, string?> { ["code"] = mapped.Code.ToString(), ["reason"] = mapped.Reason }, TestingJsonContext.Default.DictionaryStringString, statusCode: StatusCodes.Status409Conflict);
         }
     }
 }
+
+/// <summary>Source-generated JSON for the testing endpoint (the server is published as native AOT).</summary>
+[JsonSerializable(typeof(Dictionary<string, string?>))]
+internal sealed partial class TestingJsonContext : JsonSerializerContext;
