@@ -220,7 +220,10 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
         metrics.MessageStreamed(rpc, sent);
     }
 
-    /// <summary>Writes a stream as chunk frames and returns the bytes sent and their lower-case hex SHA-256.</summary>
+    /// <summary>
+    /// Writes a stream as chunk frames and returns the bytes sent and their lower-case hex SHA-256. A chunk's data is a
+    /// pooled buffer lent for the duration of <paramref name="write"/> only: a caller that keeps a frame must copy it.
+    /// </summary>
     internal static async Task<(long Sent, string Sha256)> WriteChunksAsync(Stream stream, Func<V1.MessageFrame, Task> write, int chunkSize, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

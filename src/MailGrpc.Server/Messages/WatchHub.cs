@@ -302,6 +302,8 @@ internal sealed partial class WatchHub(
         var chunks = new List<V1.MessageFrame>();
         var (sent, sha256) = await MessageStreamer.WriteChunksAsync(stream, frame =>
         {
+            // A chunk lends the streamer's pooled buffer for this call only; these frames go to every watcher later.
+            frame.Chunk.Data = ByteString.CopyFrom(frame.Chunk.Data.Span);
             chunks.Add(frame);
             return Task.CompletedTask;
         }, Pop3.ChunkSize, cancellationToken);

@@ -32,7 +32,8 @@ public sealed class WatchTests(Pop3Rig rig) : IAsyncDisposable
         var first = Assert.Single(await StreamedMessage.ReadAsync(headers.ResponseStream, r => r.Frame, stopAfter: 1));
         Assert.Equal("Message 0", first.Summary.Envelope.Subject);
 
-        var dropped = Pop3Rig.MakeMessage(1, 20_000, "Fresh mail");
+        // Several chunks (64 KiB each): the poller prepares frames once for every watcher, so each must own its bytes.
+        var dropped = Pop3Rig.MakeMessage(1, 300_000, "Fresh mail");
         var droppedAt = DateTime.UtcNow;
         await rig.SeedAsync(user, [dropped]);
 
