@@ -35,7 +35,8 @@ public sealed class TokenBrokerTests
         return settings;
     }
 
-    private static async Task<JsonObject> ProbeAsync(HttpClient http, string tenant, string mailboxId)
+    /// <summary>The server process's testing endpoint: the broker's credential for a mailbox (kind, expiry, fingerprint).</summary>
+    internal static async Task<JsonObject> ProbeAsync(HttpClient http, string tenant, string mailboxId)
     {
         using var response = await http.PostAsync(new Uri($"/__testing/credentials/{tenant}/{mailboxId}", UriKind.Relative), null);
         var body = await response.Content.ReadFromJsonAsync<JsonObject>();

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -75,10 +74,7 @@ public sealed class MicrosoftProcessTests : IAsyncLifetime, IDisposable
     private static async Task<JsonObject> CredentialAsync(ServerProcess server, string tenant, string mailboxId)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.WebPort}") };
-        using var response = await http.PostAsync(new Uri($"/__testing/credentials/{tenant}/{mailboxId}", UriKind.Relative), null);
-        var body = await response.Content.ReadFromJsonAsync<JsonObject>();
-        Assert.True(response.IsSuccessStatusCode, body?.ToJsonString());
-        return body!;
+        return await TokenBrokerTests.ProbeAsync(http, tenant, mailboxId);
     }
 
     [Fact]
