@@ -33,6 +33,15 @@ internal sealed class Pop3Options
     /// <summary>Messages fetched per pipelined batch (also bounded by the byte budget).</summary>
     public int BatchSize { get; set; } = 50;
 
+    /// <summary>
+    /// Bytes one pipelined fetch may span. A message is streamed only once its fetch is complete, so this bounds what a
+    /// dropped connection costs: every message of an earlier fetch has been delivered.
+    /// </summary>
+    public long PipelineBytes { get; set; } = 256 * 1024;
+
+    /// <summary>How long a call waits for its share of <see cref="MemoryBudgetBytes"/> before RESOURCE_EXHAUSTED.</summary>
+    public TimeSpan MemoryWait { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Checks the section; each failure names its key.</summary>
     public IEnumerable<string> Validate()
     {
@@ -75,6 +84,16 @@ internal sealed class Pop3Options
         if (LeaseWait < TimeSpan.Zero)
         {
             yield return p + "LeaseWait must be zero or more.";
+        }
+
+        if (PipelineBytes is < 1024 or > 64L * 1024 * 1024)
+        {
+            yield return p + "PipelineBytes must be between 1024 bytes and 64 MiB.";
+        }
+
+        if (MemoryWait <= TimeSpan.Zero || MemoryWait > TimeSpan.FromMinutes(10))
+        {
+            yield return p + "MemoryWait must be positive and at most 10 minutes.";
         }
 
         if (BatchSize is < 1 or > 1000)

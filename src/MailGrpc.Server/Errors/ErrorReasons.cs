@@ -57,6 +57,13 @@ internal static class ErrorReasons
     public const string Pop3LeaseLost = "POP3_LEASE_LOST";
     public const string Pop3DeleteNotCommitted = "POP3_DELETE_NOT_COMMITTED";
 
+    // Login replies classified by RESP-CODES and provider lines (Pop3/LoginReplyClassifier), and the byte budget.
+    public const string Pop3ServerUnavailable = "POP3_SERVER_UNAVAILABLE";
+    public const string Pop3AccessDisabled = "POP3_ACCESS_DISABLED";
+    public const string Pop3AuthProtocolError = "POP3_AUTH_PROTOCOL_ERROR";
+    public const string Pop3BasicAuthDisabled = "POP3_BASIC_AUTH_DISABLED";
+    public const string MemoryBudgetExhausted = "MEMORY_BUDGET_EXHAUSTED";
+
     // Server side.
     public const string StoreUnavailable = "STORE_UNAVAILABLE";
     public const string Timeout = "TIMEOUT";

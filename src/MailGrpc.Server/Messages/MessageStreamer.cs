@@ -26,8 +26,14 @@ internal readonly record struct PlanItem(PlanKind Kind, Pop3Entry Entry);
 /// Sends messages as frames: summary, chunks of at most <see cref="Pop3Options.ChunkSize"/>, end with SHA-256. A producer
 /// fetches pipelined batches from the one POP3 session (the only code touching it) while the consumer writes the previous
 /// batch to the gRPC stream; every batch first reserves its bytes in the process-wide <see cref="ByteBudget"/> and gives
-/// them back as its messages are written, so slow readers slow fetching instead of growing memory. At most two batches of
-/// one stream are in memory at a time.
+/// them back as its messages are written, so slow readers slow fetching instead of growing memory.
+/// <para>
+/// A batch spans at most <see cref="Pop3Options.PipelineBytes"/> (one larger message is a batch of its own) and its
+/// messages are written as soon as the batch is complete, so a connection that drops loses the delivery of at most the
+/// batch in flight: every earlier message reached the caller, and a retry starts after what was acknowledged. At most
+/// two batches of a stream are in memory, the second only within the stream's fair share of the budget
+/// (<see cref="ByteBudget.FairShare"/>): a slow reader of large messages holds one message at a time.
+/// </para>
 /// </summary>
 internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOptions> options, MailGrpcMetrics metrics)
 {
@@ -35,8 +41,8 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
 
     private Pop3Options Pop3 => options.Value.Pop3;
 
-    /// <summary>Bytes one batch may reserve: small enough that many streams share the budget, never less than one message.</summary>
-    private long BatchBytes => Math.Clamp(budget.Capacity / 8, 1024 * 1024, 16L * 1024 * 1024);
+    /// <summary>Bytes one batch may span: small enough that many streams share the budget, never less than one message.</summary>
+    private long BatchBytes => Math.Min(Pop3.PipelineBytes, Math.Clamp(budget.Capacity / 8, 1024 * 1024, 16L * 1024 * 1024));
 
     public async Task StreamAsync(string rpc, Pop3Session session, IReadOnlyList<PlanItem> plan, bool headersOnly, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)
     {
@@ -46,7 +52,8 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
         }
 
         var channel = Channel.CreateUnbounded<Fetched>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        using var inFlight = new SemaphoreSlim(BatchesInFlight);
+        using var registration = budget.EnterStream();
+        var inFlight = new StreamHold(BatchesInFlight);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producer = ProduceAsync(session, plan, headersOnly, channel.Writer, inFlight, stop.Token);
         try
@@ -87,18 +94,63 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
         }
     }
 
-    private static void Finish(Fetched fetched, SemaphoreSlim inFlight)
+    private static void Finish(Fetched fetched, StreamHold inFlight)
     {
         fetched.Stream?.Dispose();
         fetched.Reservation?.Release(fetched.Item.Entry.Size);
         if (fetched.LastOfBatch)
         {
             fetched.Reservation?.Dispose();
-            inFlight.Release();
+            inFlight.Release(fetched.BatchBytes);
         }
     }
 
-    private async Task ProduceAsync(Pop3Session session, IReadOnlyList<PlanItem> plan, bool headersOnly, ChannelWriter<Fetched> writer, SemaphoreSlim inFlight, CancellationToken cancellationToken)
+    /// <summary>The batches one stream holds: at most a fixed number, and beyond the first only within the fair share.</summary>
+    private sealed class StreamHold(int batches)
+    {
+        private readonly Lock _gate = new();
+        private int _batches;
+        private long _bytes;
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Waits until this stream may hold another batch of <paramref name="bytes"/>, then counts it.</summary>
+        public async Task AcquireAsync(long bytes, Func<long> fairShare, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                Task changed;
+                lock (_gate)
+                {
+                    if (_batches == 0 || (_batches < batches && _bytes + bytes <= fairShare()))
+                    {
+                        _batches++;
+                        _bytes += bytes;
+                        return;
+                    }
+
+                    changed = _changed.Task;
+                }
+
+                await changed.WaitAsync(cancellationToken);
+            }
+        }
+
+        public void Release(long bytes)
+        {
+            TaskCompletionSource changed;
+            lock (_gate)
+            {
+                _batches--;
+                _bytes -= bytes;
+                changed = _changed;
+                _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            changed.TrySetResult();
+        }
+    }
+
+    private async Task ProduceAsync(Pop3Session session, IReadOnlyList<PlanItem> plan, bool headersOnly, ChannelWriter<Fetched> writer, StreamHold inFlight, CancellationToken cancellationToken)
     {
         // Yield so the consumer starts reading while the first batch is fetched.
         await Task.Yield();
@@ -106,8 +158,10 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
         {
             foreach (var batch in Batches(plan, headersOnly))
             {
-                await inFlight.WaitAsync(cancellationToken);
                 var first = batch[0];
+                // Header blocks are small and unknown in size: reserve a flat allowance per message.
+                var bytes = first.Kind != PlanKind.Fetch ? 0 : headersOnly ? batch.Count * 64L * 1024 : batch.Sum(i => i.Entry.Size);
+                await inFlight.AcquireAsync(bytes, () => budget.FairShare, cancellationToken);
                 if (first.Kind != PlanKind.Fetch)
                 {
                     V1.Envelope? envelope = null;
@@ -121,14 +175,22 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
                         }
                     }
 
-                    writer.TryWrite(new Fetched(first, null, envelope, null, LastOfBatch: true));
+                    writer.TryWrite(new Fetched(first, null, envelope, null, LastOfBatch: true, BatchBytes: 0));
                     continue;
                 }
 
-                // Header blocks are small and unknown in size: reserve a flat allowance per message.
-                var bytes = headersOnly ? batch.Count * 64L * 1024 : batch.Sum(i => i.Entry.Size);
-                var reservation = await budget.ReserveAsync(bytes, cancellationToken);
+                ByteBudget.Reservation reservation;
                 IList<Stream> streams;
+                try
+                {
+                    reservation = await budget.ReserveWithinAsync(bytes, Pop3.MemoryWait, cancellationToken);
+                }
+                catch
+                {
+                    inFlight.Release(bytes);
+                    throw;
+                }
+
                 try
                 {
                     streams = await session.FetchAsync(batch.Select(i => i.Entry.Index).ToArray(), headersOnly, cancellationToken);
@@ -136,13 +198,13 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
                 catch
                 {
                     reservation.Dispose();
-                    inFlight.Release();
+                    inFlight.Release(bytes);
                     throw;
                 }
 
                 for (var i = 0; i < batch.Count; i++)
                 {
-                    writer.TryWrite(new Fetched(batch[i], streams[i], null, reservation, LastOfBatch: i == batch.Count - 1));
+                    writer.TryWrite(new Fetched(batch[i], streams[i], null, reservation, LastOfBatch: i == batch.Count - 1, BatchBytes: bytes));
                 }
             }
 
@@ -271,5 +333,5 @@ internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOption
         return total;
     }
 
-    private sealed record Fetched(PlanItem Item, Stream? Stream, V1.Envelope? Envelope, ByteBudget.Reservation? Reservation, bool LastOfBatch);
+    private sealed record Fetched(PlanItem Item, Stream? Stream, V1.Envelope? Envelope, ByteBudget.Reservation? Reservation, bool LastOfBatch, long BatchBytes);
 }

@@ -1,4 +1,5 @@
 using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Errors;
 using MailGrpc.Server.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -7,8 +8,13 @@ namespace MailGrpc.Server.Pop3;
 /// <summary>
 /// The process-wide budget of message bytes held in memory (MailKit buffers whole messages). A fetch reserves the bytes
 /// it will hold before it asks the POP3 server, and gives them back as frames are written to the gRPC client — so a slow
-/// reader holds its reservation and, through it, slows every fetch that would exceed the budget. Waiters are served in
-/// arrival order, so a large message is not starved by small ones.
+/// reader holds its reservation. Waiters are served in arrival order, so a large message is not starved by small ones.
+/// <para>
+/// Fairness: streams register while they run (<see cref="EnterStream"/>), and a stream that already holds bytes may take
+/// more only within its <see cref="FairShare"/> — so a slow reader holds about one message, not a share of everyone's
+/// memory, and slows only itself. A reservation that cannot be had within the wait bound fails with RESOURCE_EXHAUSTED
+/// (<see cref="ReserveWithinAsync"/>) instead of leaving the caller without a frame.
+/// </para>
 /// </summary>
 internal sealed class ByteBudget
 {
@@ -31,6 +37,54 @@ internal sealed class ByteBudget
     }
 
     public long Capacity { get; }
+
+    private int _streams;
+
+    /// <summary>Streams running now.</summary>
+    public int Streams => Volatile.Read(ref _streams);
+
+    /// <summary>What one stream may hold while it already holds something: the capacity split over the running streams.</summary>
+    public long FairShare => Capacity / Math.Max(1, Streams);
+
+    /// <summary>Counts a running stream until disposed.</summary>
+    public IDisposable EnterStream()
+    {
+        Interlocked.Increment(ref _streams);
+        return new StreamRegistration(this);
+    }
+
+    /// <summary>
+    /// <see cref="ReserveAsync"/> bounded by <paramref name="wait"/>: RESOURCE_EXHAUSTED (MEMORY_BUDGET_EXHAUSTED) when
+    /// the bytes do not become free in time.
+    /// </summary>
+    public async ValueTask<Reservation> ReserveWithinAsync(long bytes, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(wait);
+        try
+        {
+            return await ReserveAsync(bytes, bounded.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw MailGrpcException.ResourceExhausted(
+                ErrorReasons.MemoryBudgetExhausted,
+                $"The server's message memory (MailGrpc:Pop3:MemoryBudgetBytes) stayed in use by other streams for {wait.TotalSeconds:0.#} s; retry later (with only_unacknowledged to resume).");
+        }
+    }
+
+    private sealed class StreamRegistration(ByteBudget budget) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Interlocked.Decrement(ref budget._streams);
+            }
+        }
+    }
 
     /// <summary>Bytes not reserved right now.</summary>
     public long Available

@@ -11,7 +11,13 @@ internal readonly record struct Pop3Entry(int Index, string Uid, long Size);
 /// <summary>
 /// One authenticated POP3 session, owned by one call: the MailKit client (never shared; MailKit is not thread-safe) and the
 /// mailbox's lease. Every command runs under the call's token and the lease's <c>Lost</c> token. Disposing closes the
-/// connection (QUIT when it is still healthy) and then releases the lease, so no session outlives its lease.
+/// connection and then releases the lease, so no session outlives its lease.
+/// <para>
+/// Only <see cref="CommitAsync"/> sends QUIT. A session that reads ends by closing the connection: RFC 1939 gives a
+/// session without QUIT no UPDATE state, and Gmail counts a message RETRieved in a session that ends with QUIT as
+/// downloaded and never offers it to POP again — so a read that was never acknowledged must not end with QUIT
+/// (docs/setup/google.md, "Gmail's POP settings").
+/// </para>
 /// </summary>
 internal sealed partial class Pop3Session : IAsyncDisposable
 {
@@ -175,11 +181,11 @@ internal sealed partial class Pop3Session : IAsyncDisposable
 
         try
         {
+            // No QUIT here (see the class remarks): closing the socket ends the session and its maildrop lock at once,
+            // and drops any DELE marks a failed call left uncommitted.
             if (_client.IsConnected)
             {
-                // A clean QUIT ends the maildrop lock at once; bounded, so a dead server cannot hold the lease.
-                using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await _client.DisconnectAsync(true, quit.Token);
+                _client.DisposeQuietly();
             }
         }
 #pragma warning disable CA1031 // Closing is best effort; the socket is closed by Dispose below either way.

@@ -51,35 +51,76 @@ internal sealed partial class Pop3SessionFactory(
     public async Task<Pop3Client> ConnectAndLoginAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
     {
         var credential = await credentials.GetAsync(mailbox, cancellationToken);
-        var client = await ConnectAsync(mailbox, cancellationToken);
-        if (await TryLoginAsync(client, mailbox, credential, cancellationToken))
+        var (client, refusal) = await ConnectAndTryLoginAsync(mailbox, credential, cancellationToken);
+        if (refusal is null)
         {
-            return client;
+            return client!;
+        }
+
+        // [IN-USE], [SYS/TEMP], [SYS/PERM] and provider refusals that no new credential fixes: no refresh, nothing
+        // recorded on the mailbox or its credential.
+        if (refusal.Kind != LoginRefusalKind.Credential)
+        {
+            LogRefusedOther(logger, mailbox.Id, refusal.Reason);
+            throw refusal.ToException();
         }
 
         LogRefused(logger, mailbox.Id, credential.Kind);
-        credential = await credentials.RenewAfterRefusalAsync(mailbox, credential, cancellationToken);
-        client = await ConnectAsync(mailbox, cancellationToken);
-        if (await TryLoginAsync(client, mailbox, credential, cancellationToken))
+        credential = await WithHintAsync(credentials.RenewAfterRefusalAsync(mailbox, credential, cancellationToken), refusal);
+        (client, refusal) = await ConnectAndTryLoginAsync(mailbox, credential, cancellationToken);
+        if (refusal is null)
         {
-            return client;
+            return client!;
+        }
+
+        if (refusal.Kind != LoginRefusalKind.Credential)
+        {
+            LogRefusedOther(logger, mailbox.Id, refusal.Reason);
+            throw refusal.ToException();
         }
 
         LogRefusedAgain(logger, mailbox.Id, credential.Kind);
         throw await credentials.GiveUpAfterRefusalAsync(
             mailbox,
             ErrorReasons.Pop3CredentialRefused,
-            "The POP3 server refused the mailbox's credential, also after a renewal.",
+            "The POP3 server refused the mailbox's credential, also after a renewal. " + refusal.Hint,
             cancellationToken);
     }
 
-    private async Task<Pop3Client> ConnectAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
+    private async Task<(Pop3Client? Client, LoginRefusal? Refusal)> ConnectAndTryLoginAsync(MailboxRecord mailbox, Pop3Credential credential, CancellationToken cancellationToken)
+    {
+        var recorder = new LoginReplyRecorder();
+        var client = await ConnectAsync(mailbox, cancellationToken, recorder);
+        if (await TryLoginAsync(client, mailbox, credential, cancellationToken))
+        {
+            recorder.Stop();
+            return (client, null);
+        }
+
+        var (refusal, _) = LoginReplyClassifier.Classify(recorder.LastErrorLine, mailbox.Provider, credential.Kind == Pop3CredentialKind.Password);
+        return (null, refusal);
+    }
+
+    /// <summary>A refusal the token layer turns into FAILED_PRECONDITION keeps its reason; the provider's hint is added.</summary>
+    private static async Task<Pop3Credential> WithHintAsync(Task<Pop3Credential> renewal, LoginRefusal refusal)
+    {
+        try
+        {
+            return await renewal;
+        }
+        catch (MailGrpcException ex) when (ex.Code == Grpc.Core.StatusCode.FailedPrecondition)
+        {
+            throw new MailGrpcException(ex.Code, ex.Reason, ex.Message + " " + refusal.Hint, ex.Metadata, ex);
+        }
+    }
+
+    private async Task<Pop3Client> ConnectAsync(MailboxRecord mailbox, CancellationToken cancellationToken, LoginReplyRecorder? recorder = null)
     {
         var addresses = await ResolveAsync(mailbox.Host, cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Pop3.ConnectTimeout);
         Socket? socket = null;
-        var client = new Pop3Client
+        var client = new Pop3Client(recorder ?? (MailKit.IProtocolLogger)new MailKit.NullProtocolLogger())
         {
             Timeout = (int)Pop3.CommandTimeout.TotalMilliseconds,
             ServerCertificateValidationCallback = certificates.Validate,
@@ -205,7 +246,7 @@ internal sealed partial class Pop3SessionFactory(
         {
             SaslMechanism sasl = mailbox.Mechanism == V1.SaslMechanism.Oauthbearer
                 ? new SaslMechanismOAuthBearer(credential.Username, credential.Secret)
-                : new SaslMechanismOAuth2(credential.Username, credential.Secret);
+                : new XOAuth2Mechanism(credential.Username, credential.Secret);
 
             // Some servers list no SASL mechanisms before login; only refuse when the list exists and lacks ours.
             if (offered.Count > 0 && !offered.Contains(sasl.MechanismName))
@@ -232,6 +273,9 @@ internal sealed partial class Pop3SessionFactory(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "POP3 server refused the {Kind} of mailbox {MailboxId}; renewing once")]
     private static partial void LogRefused(ILogger logger, string mailboxId, Pop3CredentialKind kind);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "POP3 server refused the login of mailbox {MailboxId} for a reason a new credential does not fix: {Reason}")]
+    private static partial void LogRefusedOther(ILogger logger, string mailboxId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "POP3 server refused the renewed {Kind} of mailbox {MailboxId}")]
     private static partial void LogRefusedAgain(ILogger logger, string mailboxId, Pop3CredentialKind kind);
