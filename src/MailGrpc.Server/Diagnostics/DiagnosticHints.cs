@@ -101,6 +101,12 @@ internal static class DiagnosticHints
     /// <summary>Classifies a POP3 server's reply to a login (AUTH step).</summary>
     public static DiagnosticFinding ClassifyAuthError(string text, HintContext context, bool password)
     {
+        // Provider lines with a hint of their own (Pop3/LoginReplyClassifier, also used for the errors of StreamMessages).
+        if (ProviderLineHint(text, context, password) is { } providerHint)
+        {
+            return providerHint;
+        }
+
         if (Has(text, "[IN-USE]"))
         {
             return new(MailboxInUse, "Another POP3 session holds the mailbox's lock (another client, a stuck MailGrpc session, or a mail app). Close other POP3 clients of this mailbox; a stale lock clears when that session times out.");
@@ -146,6 +152,17 @@ internal static class DiagnosticHints
         Has(text, "[IN-USE]")
             ? new(MailboxInUse, "Another POP3 session holds the mailbox's lock. Close other POP3 clients of this mailbox and try again.")
             : new(StatFailed, "The server accepted the login but could not open the maildrop: " + Trim(text) + ".");
+
+    private static DiagnosticFinding? ProviderLineHint(string text, HintContext context, bool password)
+    {
+        var (refusal, hintId) = Pop3.LoginReplyClassifier.Classify(text, context.Provider, password);
+        return hintId is Pop3.LoginReplyClassifier.GmailAppPasswordHint or Pop3.LoginReplyClassifier.GmailWebLoginHint
+            or Pop3.LoginReplyClassifier.GmailPasswordHint or Pop3.LoginReplyClassifier.ExchangeProtocolErrorHint
+            or Pop3.LoginReplyClassifier.TemporaryHint
+            || (hintId == Pop3.LoginReplyClassifier.ExchangeBasicAuthOffHint && password)
+            ? new DiagnosticFinding(hintId, refusal.Hint)
+            : null;
+    }
 
     private static bool Has(string text, string pattern) => text.Contains(pattern, StringComparison.OrdinalIgnoreCase);
 

@@ -318,7 +318,8 @@ internal sealed partial class MailboxDiagnostics(
             }
             else
             {
-                await client.AuthenticateAsync(new SaslMechanismOAuth2(credential.Username, credential.Secret), cancellationToken);
+                // Answers Gmail's error challenge with the empty response, so the final -ERR reason is read.
+                await client.AuthenticateAsync(new Pop3.XOAuth2Mechanism(credential.Username, credential.Secret), cancellationToken);
             }
         }
         catch (Exception e) when (e is MailKit.Security.AuthenticationException or Pop3ProtocolException or Pop3CommandException)

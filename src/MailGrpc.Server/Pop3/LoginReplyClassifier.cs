@@ -20,6 +20,9 @@ internal enum LoginRefusalKind
 /// <summary>A classified login refusal: what it is, the caller-facing reason and message, and a fix.</summary>
 internal sealed record LoginRefusal(LoginRefusalKind Kind, string Reason, string Hint, string? ServerLine)
 {
+    /// <summary>The hint with the server's own line, for error messages (server lines never hold the client's secret).</summary>
+    public string Explain => ServerLine is null ? Hint : $"{Hint} (server: {ServerLine})";
+
     /// <summary>Seconds a caller should wait before retrying a temporary refusal.</summary>
     public int RetryAfterSeconds => Reason == ErrorReasons.MailboxBusy ? 30 : 60;
 
@@ -35,10 +38,10 @@ internal sealed record LoginRefusal(LoginRefusalKind Kind, string Reason, string
         if (Kind == LoginRefusalKind.Temporary)
         {
             metadata["retry_after_seconds"] = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return new MailGrpcException(StatusCode.Unavailable, Reason, Hint, metadata);
+            return new MailGrpcException(StatusCode.Unavailable, Reason, Explain, metadata);
         }
 
-        return new MailGrpcException(StatusCode.FailedPrecondition, Reason, Hint, metadata);
+        return new MailGrpcException(StatusCode.FailedPrecondition, Reason, Explain, metadata);
     }
 }
 

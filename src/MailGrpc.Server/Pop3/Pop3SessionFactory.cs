@@ -66,7 +66,7 @@ internal sealed partial class Pop3SessionFactory(
         }
 
         LogRefused(logger, mailbox.Id, credential.Kind);
-        credential = await WithHintAsync(credentials.RenewAfterRefusalAsync(mailbox, credential, cancellationToken), refusal);
+        credential = await WithHintAsync(() => credentials.RenewAfterRefusalAsync(mailbox, credential, cancellationToken), refusal);
         (client, refusal) = await ConnectAndTryLoginAsync(mailbox, credential, cancellationToken);
         if (refusal is null)
         {
@@ -83,7 +83,7 @@ internal sealed partial class Pop3SessionFactory(
         throw await credentials.GiveUpAfterRefusalAsync(
             mailbox,
             ErrorReasons.Pop3CredentialRefused,
-            "The POP3 server refused the mailbox's credential, also after a renewal. " + refusal.Hint,
+            "The POP3 server refused the mailbox's credential, also after a renewal. " + refusal.Explain,
             cancellationToken);
     }
 
@@ -102,15 +102,15 @@ internal sealed partial class Pop3SessionFactory(
     }
 
     /// <summary>A refusal the token layer turns into FAILED_PRECONDITION keeps its reason; the provider's hint is added.</summary>
-    private static async Task<Pop3Credential> WithHintAsync(Task<Pop3Credential> renewal, LoginRefusal refusal)
+    private static async Task<Pop3Credential> WithHintAsync(Func<Task<Pop3Credential>> renewal, LoginRefusal refusal)
     {
         try
         {
-            return await renewal;
+            return await renewal();
         }
         catch (MailGrpcException ex) when (ex.Code == Grpc.Core.StatusCode.FailedPrecondition)
         {
-            throw new MailGrpcException(ex.Code, ex.Reason, ex.Message + " " + refusal.Hint, ex.Metadata, ex);
+            throw new MailGrpcException(ex.Code, ex.Reason, ex.Message + " " + refusal.Explain, ex.Metadata, ex);
         }
     }
 
