@@ -6,6 +6,8 @@
 // alternating, MEMORY_ROUNDS (default 3) times each.
 // Usage: MailGrpc.Bench.Pop3 <rounds> <name>=<server> [<name>=<server>...]   (bench/pop3.sh builds both and runs it)
 // A server is a .dll (run with dotnet) or an executable (native AOT). BENCH_ONLY_MEMORY=1 skips the throughput part.
+// BENCH_FAIRNESS=1 runs only the fairness measurement (bench/fairness.sh): another mailbox's StreamMessages rate with
+// and without 7 slow consumers of 20 MB messages on the same server (default 256 MiB byte budget).
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Security;
@@ -34,6 +36,12 @@ const int Size = 50_000;
 
 var apiKey = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 var tenant = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+if (Environment.GetEnvironmentVariable("BENCH_FAIRNESS") == "1")
+{
+    await Fairness.RunAsync(rig, servers, rounds, tenant, apiKey);
+    return;
+}
+
 if (Environment.GetEnvironmentVariable("BENCH_ONLY_MEMORY") != "1")
 {
     var user = Rig.NewUser("bench");
@@ -423,6 +431,111 @@ internal sealed class Rig
         }
 
         return Encoding.ASCII.GetBytes(sb.ToString());
+    }
+}
+
+/// <summary>
+/// Fairness: 7 mailboxes each stream 20 MB messages to readers that take one frame every 200 ms (≈ 320 KB/s), holding
+/// whatever the server reserved for them; meanwhile another mailbox streams 100 × 200 KB. Its time with the slow readers
+/// running is compared with its time alone on the same server (target: at least half the unloaded rate).
+/// </summary>
+internal static class Fairness
+{
+    public static async Task RunAsync(Rig rig, List<(string Name, string Path)> servers, int rounds, string tenant, string apiKey)
+    {
+        var slow = Enumerable.Range(0, 7).Select(i =>
+        {
+            var u = Rig.NewUser("slow");
+            var p = rig.AddPasswordUser(u, waitForDovecot: false);
+            rig.Seed(u, [Rig.Message(i, 20 * 1024 * 1024), Rig.Message(100 + i, 20 * 1024 * 1024)]);
+            return (User: u, Password: p);
+        }).ToList();
+        var fastUser = Rig.NewUser("fast");
+        var fastPassword = rig.AddPasswordUser(fastUser);
+        rig.Seed(fastUser, Enumerable.Range(0, 100).Select(i => Rig.Message(i, 200_000)));
+        Console.WriteLine("seeded 7 x 2 x 20 MiB (slow readers) and 100 x 200 KB (the other mailbox)");
+
+        foreach (var (name, path) in servers)
+        {
+            for (var round = 0; round < rounds; round++)
+            {
+                await using var server = await Server.StartAsync(path, rig, tenant, apiKey, []);
+                var client = server.Client(apiKey);
+                var fast = await server.CreateMailboxAsync(apiKey, fastUser, fastPassword, rig.Pop3sPort);
+                var slowIds = new List<string>();
+                foreach (var (u, p) in slow)
+                {
+                    slowIds.Add(await server.CreateMailboxAsync(apiKey, u, p, rig.Pop3sPort));
+                }
+
+                await Measure(client, fast, TimeSpan.FromSeconds(120)); // warm-up
+                var (alone, _) = await Measure(client, fast, TimeSpan.FromSeconds(120));
+
+                using var stop = new CancellationTokenSource();
+                var started = new CountdownEvent(slowIds.Count);
+                var readers = slowIds.Select(id => SlowReaderAsync(client, id, started, stop.Token)).ToList();
+                started.Wait(TimeSpan.FromSeconds(60));
+                await Task.Delay(2000); // let every slow stream fetch as far ahead as the server allows
+                var (loaded, status) = await Measure(client, fast, TimeSpan.FromSeconds(120));
+                await stop.CancelAsync();
+                await Task.WhenAll(readers);
+                var ratio = loaded is null ? 0 : alone!.Value / loaded.Value;
+                Console.WriteLine($"fairness {name} round {round}: alone {alone:0.000} s, with 7 slow 20 MB readers {(loaded is null ? status : $"{loaded:0.000} s")}; rate with/alone = {ratio:0.00} (target >= 0.5) -> {(ratio >= 0.5 ? "OK" : "UNDER")}");
+            }
+        }
+    }
+
+    private static async Task<(double? Seconds, string Status)> Measure(MessageService.MessageServiceClient client, string mailboxId, TimeSpan deadline)
+    {
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            using var call = client.StreamMessages(new StreamMessagesRequest { MailboxId = mailboxId }, deadline: DateTime.UtcNow + deadline);
+            long bytes = 0;
+            while (await call.ResponseStream.MoveNext())
+            {
+                if (call.ResponseStream.Current.Frame.FrameCase == MessageFrame.FrameOneofCase.Chunk)
+                {
+                    bytes += call.ResponseStream.Current.Frame.Chunk.Data.Length;
+                }
+            }
+
+            return (sw.Elapsed.TotalSeconds, "OK");
+        }
+        catch (RpcException ex)
+        {
+            return (null, $"{ex.StatusCode} after {sw.Elapsed.TotalSeconds:0.0} s ({ex.Status.Detail})");
+        }
+    }
+
+    private static async Task SlowReaderAsync(MessageService.MessageServiceClient client, string mailboxId, CountdownEvent started, CancellationToken stop)
+    {
+        var first = true;
+        try
+        {
+            using var call = client.StreamMessages(new StreamMessagesRequest { MailboxId = mailboxId }, cancellationToken: stop);
+            while (await call.ResponseStream.MoveNext(stop))
+            {
+                if (first)
+                {
+                    first = false;
+                    started.Signal();
+                }
+
+                await Task.Delay(200, stop);
+            }
+        }
+        catch (Exception ex) when (ex is RpcException or OperationCanceledException)
+        {
+            if (first)
+            {
+                started.Signal();
+                if (!stop.IsCancellationRequested)
+                {
+                    Console.WriteLine($"slow reader failed: {ex.Message}");
+                }
+            }
+        }
     }
 }
 
