@@ -168,4 +168,36 @@ public sealed class LoginRefusalTests(PersonalityRig fixture) : IAsyncDisposable
         Assert.Equal(1, _host.Credentials.RenewCalls);
         Assert.Equal(1, _host.Credentials.GiveUps);
     }
+
+    [Theory]
+    [InlineData(PersonalityServer.Gmail, true, AppPassword, "GMAIL_APP_PASSWORD_REQUIRED", "apppasswords")]
+    [InlineData(PersonalityServer.Gmail, true, WebLogin, "GMAIL_WEB_LOGIN_REQUIRED", "web browser")]
+    [InlineData(PersonalityServer.Gmail, false, SysTemp, "SERVER_TEMPORARILY_UNAVAILABLE", "retry later")]
+    [InlineData(PersonalityServer.Exchange, false, InUse, "MAILBOX_IN_USE", "another")]
+    [InlineData(PersonalityServer.Exchange, false, ExchangeProtocolError, "EXCHANGE_AUTH_PROTOCOL_ERROR", "two steps")]
+    public async Task DiagnoseMailbox_gives_the_same_hint_at_its_AUTH_step(string personality, bool password, string line, string reason, string hint)
+    {
+        var (id, user) = await MailboxAsync(personality, password);
+        await Personalities.RefuseAsync(personality, user, line);
+
+        var report = await _host.Mailboxes.DiagnoseMailboxAsync(new DiagnoseMailboxRequest { MailboxId = id });
+        var auth = report.Steps.Single(s => s.Kind == DiagnosticStepKind.Auth);
+        Assert.Equal(DiagnosticOutcome.Failed, auth.Outcome);
+        Assert.Equal(reason, auth.Reason);
+        Assert.Contains(hint, auth.Hint, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(line, auth.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DiagnoseMailbox_reads_gmails_final_reply_after_the_error_challenge()
+    {
+        var (id, user) = await MailboxAsync(PersonalityServer.Gmail, password: false);
+        _host.Credentials.Current[id] = new Pop3Credential(Pop3CredentialKind.AccessToken, user, "not-this-accounts-token", null);
+
+        var report = await _host.Mailboxes.DiagnoseMailboxAsync(new DiagnoseMailboxRequest { MailboxId = id });
+        var auth = report.Steps.Single(s => s.Kind == DiagnosticStepKind.Auth);
+        Assert.Equal("TOKEN_REFUSED", auth.Reason);
+        Assert.Contains("-ERR [AUTH] Invalid credentials", auth.Detail, StringComparison.Ordinal);
+        Assert.Contains("https://mail.google.com/", auth.Hint, StringComparison.Ordinal);
+    }
 }
