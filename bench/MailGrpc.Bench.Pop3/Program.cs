@@ -455,6 +455,7 @@ internal static class Fairness
         rig.Seed(fastUser, Enumerable.Range(0, 100).Select(i => Rig.Message(i, 200_000)));
         Console.WriteLine("seeded 7 x 2 x 20 MiB (slow readers) and 100 x 200 KB (the other mailbox)");
 
+        var ratios = servers.ToDictionary(s => s.Name, _ => new List<double>());
         foreach (var (name, path) in servers)
         {
             for (var round = 0; round < rounds; round++)
@@ -480,8 +481,15 @@ internal static class Fairness
                 await stop.CancelAsync();
                 await Task.WhenAll(readers);
                 var ratio = loaded is null ? 0 : alone!.Value / loaded.Value;
+                ratios[name].Add(ratio);
                 Console.WriteLine($"fairness {name} round {round}: alone {alone:0.000} s, with 7 slow 20 MB readers {(loaded is null ? status : $"{loaded:0.000} s")}; rate with/alone = {ratio:0.00} (target >= 0.5) -> {(ratio >= 0.5 ? "OK" : "UNDER")}");
             }
+        }
+
+        foreach (var (name, list) in ratios)
+        {
+            var median = list.Order().ElementAt(list.Count / 2);
+            Console.WriteLine($"fairness {name}: median rate with/alone over {list.Count} rounds = {median:0.00} (min {list.Min():0.00}, max {list.Max():0.00}) -> {(median >= 0.5 ? "OK" : "UNDER")}");
         }
     }
 
