@@ -60,18 +60,18 @@ internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGr
         {
             if (!IsAes256Key(key))
             {
-                failures.Add($"MailGrpc:Encryption:Keys:{keyId} must be a base64 256-bit key (32 bytes).");
+                failures.Add($"MailGrpc:Encryption:Keys:{keyId} is not a base64 256-bit key (32 bytes). Fix: make one with `openssl rand -base64 32`.");
             }
         }
 
         if (!string.IsNullOrEmpty(options.Encryption.ActiveKeyId) && !options.Encryption.Keys.ContainsKey(options.Encryption.ActiveKeyId))
         {
-            failures.Add("MailGrpc:Encryption:ActiveKeyId names a key that MailGrpc:Encryption:Keys does not have.");
+            failures.Add($"MailGrpc:Encryption:ActiveKeyId is '{options.Encryption.ActiveKeyId}', which MailGrpc:Encryption:Keys does not have. Fix: set it to one of: {string.Join(", ", options.Encryption.Keys.Keys)}.");
         }
 
         if (!string.IsNullOrEmpty(options.Tls.ExtraTrustedCaFile) && !File.Exists(options.Tls.ExtraTrustedCaFile))
         {
-            failures.Add($"MailGrpc:Tls:ExtraTrustedCaFile '{options.Tls.ExtraTrustedCaFile}' does not exist.");
+            failures.Add($"MailGrpc:Tls:ExtraTrustedCaFile '{options.Tls.ExtraTrustedCaFile}' does not exist. Fix: give the path of a PEM file with the CA certificate (on the rig: $CA_FILE).");
         }
 
         if (options.Tokens.RefreshMargin < TimeSpan.Zero || options.Tokens.PendingAuthorizationLifetime <= TimeSpan.Zero)
@@ -84,9 +84,30 @@ internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGr
             failures.Add("MailGrpc:Network:ResolveTimeout must be positive.");
         }
 
+        if (!string.IsNullOrWhiteSpace(options.Redis.Configuration) && !IsRedisConfiguration(options.Redis.Configuration, out var redisProblem))
+        {
+            // The value is not echoed: it can hold a password.
+            failures.Add($"MailGrpc:Redis:Configuration is not a StackExchange.Redis configuration string ({redisProblem}). Fix: use host:port[,option=value…], e.g. redis:6379,ssl=true,password=…");
+        }
+
         failures.AddRange(options.Pop3.Validate());
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static bool IsRedisConfiguration(string value, out string problem)
+    {
+        try
+        {
+            StackExchange.Redis.ConfigurationOptions.Parse(value);
+            problem = string.Empty;
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            problem = e.Message.Split('\n')[0].Trim();
+            return false;
+        }
     }
 
     private static bool IsHttpsUrl(string? value) =>
