@@ -48,6 +48,7 @@ internal static class ErrorReasons
     public const string Pop3ConnectFailed = "POP3_CONNECT_FAILED";
     public const string Pop3TlsFailed = "POP3_TLS_FAILED";
     public const string Pop3StartTlsUnsupported = "POP3_STARTTLS_UNSUPPORTED";
+    public const string Pop3SecurityMismatch = "POP3_SECURITY_MISMATCH";
     public const string Pop3UidlUnsupported = "POP3_UIDL_UNSUPPORTED";
     public const string Pop3AuthMechanismUnsupported = "POP3_AUTH_MECHANISM_UNSUPPORTED";
     public const string Pop3CredentialRefused = "POP3_CREDENTIAL_REFUSED";
