@@ -92,6 +92,12 @@ internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGr
 
         failures.AddRange(options.Pop3.Validate());
 
+        if (options.Diagnostics.Timeout <= TimeSpan.Zero || options.Diagnostics.Timeout > TimeSpan.FromMinutes(5)
+            || options.Diagnostics.StepTimeout <= TimeSpan.Zero || options.Diagnostics.StepTimeout > options.Diagnostics.Timeout)
+        {
+            failures.Add("MailGrpc:Diagnostics: Timeout must be positive and at most 5 minutes, StepTimeout positive and at most Timeout. Fix: e.g. Timeout=00:00:20, StepTimeout=00:00:15.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -93,4 +93,11 @@ internal static class ErrorReasons
     public const string MailboxDisabled = "MAILBOX_DISABLED";
     public const string CredentialUnreadable = "CREDENTIAL_UNREADABLE";
     public const string RefreshLockTimeout = "REFRESH_LOCK_TIMEOUT";
+
+    // The provider's own error, classified (Entra AADSTS codes; docs/troubleshooting.md#provider-errors).
+    public const string OAuthClientSecretInvalid = "OAUTH_CLIENT_SECRET_INVALID";
+    public const string OAuthClientIdInvalid = "OAUTH_CLIENT_ID_INVALID";
+    public const string OAuthTenantNotFound = "OAUTH_TENANT_NOT_FOUND";
+    public const string OAuthAdminConsentRequired = "OAUTH_ADMIN_CONSENT_REQUIRED";
+    public const string OAuthConditionalAccess = "OAUTH_CONDITIONAL_ACCESS";
 }
