@@ -54,8 +54,7 @@ script="$work/walkthrough.sh"
 env -u MAILGRPC_TEST_SERVER bash "$script"
 rc=$?
 if [ "$rc" -eq 0 ]; then
-  echo "getting-started: $blocks blocks, 1 passed, 0 failed"
-  echo "1 passed, 0 failed"
+  echo "getting-started: $blocks blocks ran, 1 passed, 0 failed"
 else
   [ -f "$root/mailgrpc-server.log" ] && { echo "--- tail mailgrpc-server.log"; tail -n 40 "$root/mailgrpc-server.log"; }
   echo "getting-started: 0 passed, 1 failed"
