@@ -24,20 +24,24 @@ awk -v dir="$work" '
 blocks=$(find "$work" -name '*.sh' | wc -l)
 if ((blocks == 0)); then echo "getting-started: no bash blocks in $doc"; echo "getting-started: 0 passed, 1 failed"; exit 1; fi
 
-# 2. One script: each block runs in the current shell with its output captured, then shown, then checked.
+# 2. One script: each block runs in the current shell (errexit applies to every command in it) with its output
+#    captured, then shown, then checked. A failing command ends the run; the EXIT trap shows that block's output.
 script="$work/walkthrough.sh"
 {
   echo 'set -eo pipefail'
   echo "cd '$root'"
-  # Stop by PID what the page started, however the run ends.
+  echo 'exec 3>&1 4>&2'
+  # Stop by PID what the page started, however the run ends; on failure show the failing block's output.
   echo 'stop_started() { for p in "${WATCH_PID:-}" "${SERVER_PID:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; return 0; }'
-  echo 'trap "stop_started" EXIT'
+  echo "on_exit() { rc=\$?; exec 1>&3 2>&4; if [ \$rc -ne 0 ] && [ -n \"\${CURRENT_BLOCK:-}\" ]; then cat \"$work/\$CURRENT_BLOCK.out\"; echo \"block \$CURRENT_BLOCK failed (exit \$rc)\"; fi; stop_started; exit \$rc; }"
+  echo 'trap on_exit EXIT'
   for ((i = 1; i <= blocks; i++)); do
     echo "echo '--- block $i'"
     echo "CURRENT_BLOCK=$i"
-    echo "{"
+    echo "exec >'$work/$i.out' 2>&1"
     cat "$work/$i.sh"
-    echo "} >'$work/$i.out' 2>&1 || { rc=\$?; cat '$work/$i.out'; echo \"block $i failed with exit \$rc\"; exit 10; }"
+    echo "exec 1>&3 2>&4"
+    echo "CURRENT_BLOCK="
     echo "cat '$work/$i.out'"
     if [ -s "$work/$i.expect" ]; then
       while IFS= read -r line; do
@@ -56,7 +60,7 @@ rc=$?
 if [ "$rc" -eq 0 ]; then
   echo "getting-started: $blocks blocks ran, 1 passed, 0 failed"
 else
-  [ -f "$root/mailgrpc-server.log" ] && { echo "--- tail mailgrpc-server.log"; tail -n 40 "$root/mailgrpc-server.log"; }
+  [ "$root/mailgrpc-server.log" -nt "$script" ] && { echo "--- tail mailgrpc-server.log"; tail -n 40 "$root/mailgrpc-server.log"; }
   echo "getting-started: 0 passed, 1 failed"
 fi
 exit "$rc"
