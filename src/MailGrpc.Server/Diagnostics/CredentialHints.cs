@@ -21,6 +21,8 @@ internal static class CredentialHints
     public const string ClientIdInvalid = "CLIENT_ID_INVALID";
     public const string TenantNotFound = "TENANT_NOT_FOUND";
     public const string ProviderThrottled = "PROVIDER_THROTTLED";
+    public const string StoreUnavailable = "STORE_UNAVAILABLE";
+    public const string CredentialUnreadable = "CREDENTIAL_UNREADABLE";
 
     /// <summary>Classifies a token-layer error by its reason (and the mailbox's recorded cause); null to fall back to the text.</summary>
     public static DiagnosticFinding? ClassifyTokenFailure(MailGrpcException error, MailboxRecord mailbox, HintContext context)
@@ -51,6 +53,12 @@ internal static class CredentialHints
 
             case ErrorReasons.OAuthConditionalAccess:
                 return new(DiagnosticHints.MfaOrConditionalAccess, "A Conditional Access policy blocks or interrupts the sign-in (MFA, device, location or sign-in frequency). An administrator adjusts the policy for this app (Entra → Protection → Conditional Access, sign-in logs by the correlation id), then the user authorizes again with BeginAuthorization.");
+
+            case ErrorReasons.StoreUnavailable or ErrorReasons.RefreshLockTimeout:
+                return new(StoreUnavailable, "MailGrpc's own state store (Redis) did not answer while reading the credential: this is not the provider. Check Redis (docs/operations.md) and retry.");
+
+            case ErrorReasons.CredentialUnreadable:
+                return new(CredentialUnreadable, "The stored credential cannot be decrypted with the configured keys: restore the MailGrpc:Encryption:Keys entry it was written with, or authorize the mailbox again. " + (password ? "For this password mailbox: SetMailboxPassword." : ReauthorizeWith(context)));
 
             case ErrorReasons.ProviderUnavailable when error.Metadata.ContainsKey("retry_after_seconds"):
                 return new(ProviderThrottled, $"The provider throttled MailGrpc (HTTP 429) and asked it to wait {error.Metadata["retry_after_seconds"]} s; MailGrpc retries after that. Frequent throttling means too many token requests: check for mailboxes authorized again and again.");
