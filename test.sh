@@ -80,6 +80,9 @@ for trx in "$results"/*.trx; do
 done
 if ! ls "$results"/*.trx >/dev/null 2>&1; then failed=$((failed + 1)); failures+=("dotnet test produced no results"); fi
 
+# 4b. The walkthrough: docs/getting-started.md's bash blocks, run in order against the rig (the page is the test).
+check "getting-started walkthrough (docs/getting-started.md)" bash tests/getting-started/run.sh
+
 # 5. Client SDKs: generated code up to date, and each language's smoke test against a live server and the rig.
 if [ -x clients/check-generated.sh ]; then check "generated clients are up to date" clients/check-generated.sh; fi
 if [ -x clients/smoke-test.sh ]; then

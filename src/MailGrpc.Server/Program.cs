@@ -8,14 +8,22 @@ if (HealthProbe.IsRequested(args))
 // appsettings.json sits beside the binary, wherever the process is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
-builder.AddMailGrpc();
+// A failed start prints one line per problem and a documented exit code (Hosting/StartupFailure), never a stack trace.
+try
+{
+    builder.AddMailGrpc();
 
-var app = builder.Build();
+    var app = builder.Build();
 
-app.MapMailGrpc();
+    app.MapMailGrpc();
 
-await app.RunAsync();
-return 0;
+    await app.RunAsync();
+    return Environment.ExitCode;
+}
+catch (Exception ex) when (!StartupLogFilter.Started && ex is not HostAbortedException)
+{
+    return StartupFailure.Report(ex, builder.Configuration);
+}
 
 /// <summary>The server's entry point; public so tests can host it.</summary>
 public partial class Program;

@@ -19,6 +19,16 @@ internal static class OAuthErrorMapping
 
     public static MailGrpcException Map(OAuthProviderException ex)
     {
+        if (ex.Data[Providers.Msal.EntraError.DataKey] is Providers.Msal.EntraError entra && MapEntra(ex, entra) is { } precise)
+        {
+            return precise;
+        }
+
+        return MapGeneric(ex);
+    }
+
+    private static MailGrpcException MapGeneric(OAuthProviderException ex)
+    {
         var metadata = new Dictionary<string, string> { ["provider_error"] = ex.Error };
         var detail = string.IsNullOrEmpty(ex.Description) ? ex.Error : $"{ex.Error}: {ex.Description}";
         if (detail.Length > 300)
@@ -37,5 +47,47 @@ internal static class OAuthErrorMapping
             OAuthFailureKind.NotSupported => new MailGrpcException(StatusCode.FailedPrecondition, ex.Error, $"Not supported by this provider or client ({detail}).", metadata),
             _ => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.ProviderError, $"The OAuth provider returned an error ({detail}).", metadata),
         };
+    }
+
+    // --- Entra: the provider's own code, classified (docs/troubleshooting.md#provider-errors). ---
+
+    /// <summary>
+    /// A precise reason and the fix for an Entra error, with every id support needs in the metadata (never cut), and a
+    /// RetryInfo when Entra said how long to wait. Configuration errors are FAILED_PRECONDITION, never retryable.
+    /// </summary>
+    private static MailGrpcException? MapEntra(OAuthProviderException ex, Providers.Msal.EntraError entra)
+    {
+        var metadata = new Dictionary<string, string> { ["provider_error"] = ex.Error };
+        foreach (var (key, value) in entra.Metadata())
+        {
+            metadata[key] = value;
+        }
+
+        if (entra.Classification is not { } classified)
+        {
+            if (metadata.Count == 1)
+            {
+                return null;
+            }
+
+            // No specific fix known: the generic mapping's status and reason, with Entra's ids added.
+            var generic = MapGeneric(ex);
+            foreach (var (key, value) in generic.Metadata)
+            {
+                metadata.TryAdd(key, value);
+            }
+
+            return new MailGrpcException(generic.Code, generic.Reason, generic.Message, metadata) { RetryDelay = entra.RetryAfter };
+        }
+
+        var code = entra.Code is { } c ? $"AADSTS{c}: " : string.Empty;
+        var described = entra.Description.StartsWith("AADSTS", StringComparison.Ordinal) ? entra.Description : code + entra.Description;
+        if (classified.Kind == OAuthFailureKind.Transient)
+        {
+            var wait = entra.RetryAfter is { } delay ? $" and asked to wait {Math.Ceiling(delay.TotalSeconds)} s" : string.Empty;
+            return new MailGrpcException(StatusCode.Unavailable, classified.Reason, $"Entra throttled the request (HTTP {entra.HttpStatus}{wait}): {described} Retry later.", metadata) { RetryDelay = entra.RetryAfter };
+        }
+
+        return new MailGrpcException(StatusCode.FailedPrecondition, classified.Reason, $"Entra refused: {described} Fix: {classified.Fix}.", metadata);
     }
 }

@@ -34,6 +34,9 @@ internal sealed partial class AnonymousModeGuard(
         if (exposed.Length > 0)
         {
             LogRefusingAnonymous(logger, exposed);
+            // A configuration error like any other at start: one line with the fix, and the documented exit code.
+            Console.Error.WriteLine($"{Hosting.StartupFailure.Prefix} MailGrpc:ApiKeys is empty and the server listens on {string.Join(", ", exposed)}, which is not loopback. Fix: configure MailGrpc:ApiKeys (see docs/configuration.md), or listen on 127.0.0.1 only.");
+            Environment.ExitCode = Hosting.StartupFailure.ConfigurationError;
             lifetime.StopApplication();
             return;
         }

@@ -30,6 +30,8 @@ internal sealed class MailGrpcOptions
     public ShutdownOptions Shutdown { get; set; } = new();
 
     public TelemetryOptions Telemetry { get; set; } = new();
+
+    public DiagnosticsOptions Diagnostics { get; set; } = new();
 }
 
 internal sealed class RedisOptions

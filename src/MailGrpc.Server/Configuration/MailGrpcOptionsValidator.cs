@@ -60,18 +60,18 @@ internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGr
         {
             if (!IsAes256Key(key))
             {
-                failures.Add($"MailGrpc:Encryption:Keys:{keyId} must be a base64 256-bit key (32 bytes).");
+                failures.Add($"MailGrpc:Encryption:Keys:{keyId} is not a base64 256-bit key (32 bytes). Fix: make one with `openssl rand -base64 32`.");
             }
         }
 
         if (!string.IsNullOrEmpty(options.Encryption.ActiveKeyId) && !options.Encryption.Keys.ContainsKey(options.Encryption.ActiveKeyId))
         {
-            failures.Add("MailGrpc:Encryption:ActiveKeyId names a key that MailGrpc:Encryption:Keys does not have.");
+            failures.Add($"MailGrpc:Encryption:ActiveKeyId is '{options.Encryption.ActiveKeyId}', which MailGrpc:Encryption:Keys does not have. Fix: set it to one of: {string.Join(", ", options.Encryption.Keys.Keys)}.");
         }
 
         if (!string.IsNullOrEmpty(options.Tls.ExtraTrustedCaFile) && !File.Exists(options.Tls.ExtraTrustedCaFile))
         {
-            failures.Add($"MailGrpc:Tls:ExtraTrustedCaFile '{options.Tls.ExtraTrustedCaFile}' does not exist.");
+            failures.Add($"MailGrpc:Tls:ExtraTrustedCaFile '{options.Tls.ExtraTrustedCaFile}' does not exist. Fix: give the path of a PEM file with the CA certificate (on the rig: $CA_FILE).");
         }
 
         if (options.Tokens.RefreshMargin < TimeSpan.Zero || options.Tokens.PendingAuthorizationLifetime <= TimeSpan.Zero)
@@ -84,9 +84,36 @@ internal sealed partial class MailGrpcOptionsValidator : IValidateOptions<MailGr
             failures.Add("MailGrpc:Network:ResolveTimeout must be positive.");
         }
 
+        if (!string.IsNullOrWhiteSpace(options.Redis.Configuration) && !IsRedisConfiguration(options.Redis.Configuration, out var redisProblem))
+        {
+            // The value is not echoed: it can hold a password.
+            failures.Add($"MailGrpc:Redis:Configuration is not a StackExchange.Redis configuration string ({redisProblem}). Fix: use host:port[,option=value…], e.g. redis:6379,ssl=true,password=…");
+        }
+
         failures.AddRange(options.Pop3.Validate());
 
+        if (options.Diagnostics.Timeout <= TimeSpan.Zero || options.Diagnostics.Timeout > TimeSpan.FromMinutes(5)
+            || options.Diagnostics.StepTimeout <= TimeSpan.Zero || options.Diagnostics.StepTimeout > options.Diagnostics.Timeout)
+        {
+            failures.Add("MailGrpc:Diagnostics: Timeout must be positive and at most 5 minutes, StepTimeout positive and at most Timeout. Fix: e.g. Timeout=00:00:20, StepTimeout=00:00:15.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static bool IsRedisConfiguration(string value, out string problem)
+    {
+        try
+        {
+            StackExchange.Redis.ConfigurationOptions.Parse(value);
+            problem = string.Empty;
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            problem = e.Message.Split('\n')[0].Trim();
+            return false;
+        }
     }
 
     private static bool IsHttpsUrl(string? value) =>

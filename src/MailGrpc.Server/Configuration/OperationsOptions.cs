@@ -22,3 +22,13 @@ internal sealed class TelemetryOptions
     /// <summary>The path of the Prometheus scrape endpoint, served only on the Kestrel endpoint named <c>Metrics</c>.</summary>
     public string PrometheusPath { get; set; } = "/metrics";
 }
+
+/// <summary>DiagnoseMailbox's bounds (section <c>MailGrpc:Diagnostics</c>).</summary>
+internal sealed class DiagnosticsOptions
+{
+    /// <summary>The whole diagnosis answers within this; steps not reached by then are reported as skipped.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The longest one step (DNS, TCP, TLS, CAPA, TOKEN, AUTH, STAT) may take.</summary>
+    public TimeSpan StepTimeout { get; set; } = TimeSpan.FromSeconds(15);
+}

@@ -9,6 +9,9 @@ internal sealed class Pop3Options
     /// <summary>TCP connect, TLS handshake and greeting together.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long a STARTTLS or plaintext connection waits for the server's greeting (within ConnectTimeout).</summary>
+    public TimeSpan GreetingTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The longest MailKit waits on one read or write of a command.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -49,6 +52,11 @@ internal sealed class Pop3Options
         if (ConnectTimeout <= TimeSpan.Zero || ConnectTimeout > TimeSpan.FromMinutes(10))
         {
             yield return p + "ConnectTimeout must be positive and at most 10 minutes.";
+        }
+
+        if (GreetingTimeout <= TimeSpan.Zero || GreetingTimeout > TimeSpan.FromMinutes(10))
+        {
+            yield return p + "GreetingTimeout must be positive and at most 10 minutes.";
         }
 
         if (CommandTimeout <= TimeSpan.Zero || CommandTimeout > TimeSpan.FromMinutes(30))

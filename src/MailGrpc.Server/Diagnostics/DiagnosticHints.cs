@@ -6,6 +6,7 @@ namespace MailGrpc.Server.Diagnostics;
 internal sealed record DiagnosticFinding(string Reason, string Hint, DiagnosticOutcome Outcome = DiagnosticOutcome.Failed);
 
 /// <summary>What the classifier knows about the mailbox besides the error text.</summary>
+/// <remarks><c>AppOnly</c> comes from the stored credential kind (<c>CREDENTIAL_KIND_APP_ONLY</c>), never from the token.</remarks>
 internal sealed record HintContext(Provider Provider, bool AppOnly = false, string Host = "");
 
 /// <summary>

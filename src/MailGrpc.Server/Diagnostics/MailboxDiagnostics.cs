@@ -11,6 +11,7 @@ using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Network;
+using MailGrpc.Server.Pop3;
 using MailGrpc.Server.Telemetry;
 using MailGrpc.V1;
 using MailKit;
@@ -51,21 +52,36 @@ internal sealed partial class MailboxDiagnostics(
         await using var run = new Run(mailbox, new HintContext(mailbox.Provider, Host: mailbox.Host));
 
         var response = new DiagnoseMailboxResponse();
+        var bounds = options.CurrentValue.Diagnostics;
+
+        // The whole diagnosis is bounded, and so is each step: a silent port or a slow provider cannot hold the call.
+        using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        overall.CancelAfter(bounds.Timeout);
         var failed = false;
+        var outOfTime = false;
         foreach (var kind in Order)
         {
             DiagnosticStep step;
-            if (failed)
+            if (failed || outOfTime)
             {
-                step = new DiagnosticStep { Kind = kind, Outcome = DiagnosticOutcome.Skipped, Detail = "Not run: an earlier step failed.", Duration = Duration.FromTimeSpan(TimeSpan.Zero) };
+                step = new DiagnosticStep
+                {
+                    Kind = kind,
+                    Outcome = DiagnosticOutcome.Skipped,
+                    Detail = failed ? "Not run: an earlier step failed." : $"Not run: the diagnosis reached its {bounds.Timeout.TotalSeconds:0.#} s bound (MailGrpc:Diagnostics:Timeout).",
+                    Duration = Duration.FromTimeSpan(TimeSpan.Zero),
+                };
             }
             else
             {
                 var started = time.GetTimestamp();
-                step = await RunStepAsync(kind, run, cancellationToken);
+                using var stepBound = CancellationTokenSource.CreateLinkedTokenSource(overall.Token);
+                stepBound.CancelAfter(bounds.StepTimeout);
+                step = await RunStepAsync(kind, run, stepBound.Token, cancellationToken);
                 step.Kind = kind;
                 step.Duration = Duration.FromTimeSpan(time.GetElapsedTime(started));
                 failed = step.Outcome == DiagnosticOutcome.Failed;
+                outOfTime = overall.IsCancellationRequested;
                 metrics.DiagnosticStepCompleted(kind.ToString(), step.Outcome.ToString(), step.Reason);
                 LogStep(logger, kind, step.Outcome, step.Reason);
             }
@@ -73,11 +89,11 @@ internal sealed partial class MailboxDiagnostics(
             response.Steps.Add(step);
         }
 
-        response.Healthy = !failed;
+        response.Healthy = !failed && !outOfTime;
         return response;
     }
 
-    private async Task<DiagnosticStep> RunStepAsync(DiagnosticStepKind kind, Run run, CancellationToken cancellationToken)
+    private async Task<DiagnosticStep> RunStepAsync(DiagnosticStepKind kind, Run run, CancellationToken cancellationToken, CancellationToken callCancelled)
     {
         try
         {
@@ -93,9 +109,11 @@ internal sealed partial class MailboxDiagnostics(
                 _ => throw new ArgumentOutOfRangeException(nameof(kind)),
             };
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!callCancelled.IsCancellationRequested && (e is OperationCanceledException || (cancellationToken.IsCancellationRequested && e is IOException or MailKit.ServiceNotConnectedException)))
         {
-            return Failed(kind == DiagnosticStepKind.Tcp ? DiagnosticHints.ConnectTimeout : DiagnosticHints.ProviderUnavailable, "The step timed out.", "The server did not answer in time (MailGrpc:Pop3:ConnectTimeout / CommandTimeout). Check the host, port and firewall rules.");
+            // The step's own bound (or the diagnosis's) ran out: a reason per step, never "the provider did not answer" for a POP3 step.
+            var (reason, hint) = CredentialHints.Timeout(kind);
+            return Failed(reason, $"The {kind.ToString().ToUpperInvariant()} step did not finish within its bound (MailGrpc:Diagnostics:StepTimeout / Timeout).", hint);
         }
     }
 
@@ -151,13 +169,44 @@ internal sealed partial class MailboxDiagnostics(
     private async Task<DiagnosticStep> TlsAsync(Run run, CancellationToken cancellationToken)
     {
         var security = run.Mailbox.Security;
-        if (security == Security.None)
+        var where = $"{run.Mailbox.Host}:{run.Mailbox.Port}";
+        var network = new NetworkStream(run.Socket!, ownsSocket: true);
+        run.Stream = network;
+        Stream transport;
+        if (security is Security.None or Security.Starttls)
         {
-            run.Stream = new NetworkStream(run.Socket!, ownsSocket: true);
-            return new DiagnosticStep { Outcome = DiagnosticOutcome.Warning, Reason = DiagnosticHints.TlsNotUsed, Detail = "The mailbox is set to no TLS: the credential crosses the network in clear.", Hint = "Use implicit TLS (port 995) or STARTTLS (port 110) unless the server is on a trusted local network." };
+            // The greeting first, bounded on its own; a port that answers a TLS handshake instead is named at once.
+            try
+            {
+                transport = await Pop3SecurityProbe.ReadGreetingAsync(
+                    network, (IPEndPoint)run.Socket!.RemoteEndPoint!, run.Mailbox.Host, where, security,
+                    options.CurrentValue.Pop3.GreetingTimeout, (_, certificate, chain, errors) => ValidateCertificate(certificate, chain, errors), cancellationToken);
+            }
+            catch (MailGrpcException e) when (e.Reason == ErrorReasons.Pop3SecurityMismatch)
+            {
+                return Failed(CredentialHints.SecurityMismatch, e.Message, SecurityFix(e.Metadata["use"], security));
+            }
+            catch (Pop3TransportException e) when (e.Failure == Pop3TransportFailure.Timeout)
+            {
+                return Failed(CredentialHints.GreetingTimeout, e.Message, "The server accepted the connection but sent no POP3 greeting and does not speak TLS either: check host and port.");
+            }
+            catch (Pop3TransportException e)
+            {
+                return Failed(DiagnosticHints.NotPop3, e.Message, "The server closed the connection without a POP3 greeting. Check host and port.");
+            }
+
+            run.Stream = transport;
+            if (security == Security.None)
+            {
+                return new DiagnosticStep { Outcome = DiagnosticOutcome.Warning, Reason = DiagnosticHints.TlsNotUsed, Detail = "The mailbox is set to no TLS: the credential crosses the network in clear.", Hint = "Use implicit TLS (port 995) or STARTTLS (port 110) unless the server is on a trusted local network." };
+            }
+        }
+        else
+        {
+            transport = new RecordingStream(network);
+            run.Stream = transport;
         }
 
-        Stream transport = new NetworkStream(run.Socket!, ownsSocket: true);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.CurrentValue.Pop3.ConnectTimeout);
         if (security == Security.Starttls)
@@ -168,7 +217,6 @@ internal sealed partial class MailboxDiagnostics(
             var reply = await ReadLineAsync(transport, timeout.Token);
             if (!reply.StartsWith("+OK", StringComparison.Ordinal))
             {
-                await transport.DisposeAsync();
                 return Failed(DiagnosticHints.StartTlsNotOffered, $"STLS was answered with '{reply}'.", "The server does not offer STARTTLS on this port. Use implicit TLS on port 995, or fix the server's TLS setup.");
             }
         }
@@ -185,9 +233,13 @@ internal sealed partial class MailboxDiagnostics(
         {
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = run.Mailbox.Host }, timeout.Token);
         }
-        catch (TlsAuthenticationException e)
+        catch (Exception e) when (e is TlsAuthenticationException or IOException)
         {
-            await ssl.DisposeAsync();
+            if (transport is RecordingStream recorded && Pop3SecurityProbe.PlaintextInsteadOfTls(recorded, where) is { } mismatch)
+            {
+                return Failed(CredentialHints.SecurityMismatch, mismatch.Message, SecurityFix(mismatch.Metadata["use"], security));
+            }
+
             if (policyErrors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
             {
                 return Failed(DiagnosticHints.TlsNameMismatch, $"The server's certificate ({subject}) is not valid for '{run.Mailbox.Host}'.", "The host name does not match the certificate: use the name the certificate is issued for (e.g. outlook.office365.com, not an alias or an IP address), or fix the server's certificate.");
@@ -198,12 +250,15 @@ internal sealed partial class MailboxDiagnostics(
                 return Failed(DiagnosticHints.TlsUntrusted, $"The server's certificate ({subject}) does not chain to a trusted root.", "For a private CA, set MailGrpc:Tls:ExtraTrustedCaFile to its PEM file; otherwise the server's certificate is self-signed or expired.");
             }
 
-            return Failed(DiagnosticHints.TlsHandshakeFailed, e.Message, "The TLS handshake failed: the port may not speak TLS (110 is STARTTLS, 995 implicit TLS), or the server only offers protocol versions this host refuses.");
+            return Failed(DiagnosticHints.TlsHandshakeFailed, e.Message, "The TLS handshake failed: the server only offers protocol versions or ciphers this host refuses, or something between rewrites the connection.");
         }
 
         run.Stream = ssl;
         return Ok($"{ssl.SslProtocol}, certificate {ssl.RemoteCertificate?.Subject}, valid for {run.Mailbox.Host}.");
     }
+
+    private static string SecurityFix(string use, Security configured) =>
+        $"Set the mailbox's server.security to {use} (UpdateMailbox with update_mask \"server.security\"), or keep {Pop3SecurityProbe.Name(configured)} and use the server's port for it (995 is implicit TLS, 110 STARTTLS).";
 
     private async Task<DiagnosticStep> CapaAsync(Run run, CancellationToken cancellationToken)
     {
@@ -261,15 +316,19 @@ internal sealed partial class MailboxDiagnostics(
             return Failed(DiagnosticHints.CredentialsUnavailable, "This server has no credential store wired in.", "The token layer is not configured on this server build.");
         }
 
+        // App-only or delegated is what was stored, not what the token looks like.
+        var stored = await StoredCredentialKindAsync(run.Mailbox, cancellationToken);
+        run.Context = run.Context with { AppOnly = stored == CredentialKind.AppOnly };
         try
         {
             run.Credential = await credentials.GetAsync(run.Mailbox, cancellationToken);
         }
         catch (MailGrpcException e)
         {
-            var text = $"{e.Reason} {e.Message} {run.Mailbox.LastErrorReason} {run.Mailbox.LastErrorMessage}";
-            var finding = DiagnosticHints.ClassifyTokenError(text, run.Context);
-            return Failed(finding.Reason, $"{e.Reason}: {e.Message}", finding.Hint);
+            var finding = CredentialHints.ClassifyTokenFailure(e, run.Mailbox, run.Context)
+                ?? DiagnosticHints.ClassifyTokenError($"{e.Reason} {e.Message} {run.Mailbox.LastErrorReason} {run.Mailbox.LastErrorMessage}", run.Context);
+            var cause = string.IsNullOrEmpty(run.Mailbox.LastErrorReason) || run.Mailbox.LastErrorReason == e.Reason ? string.Empty : $" (recorded cause: {run.Mailbox.LastErrorReason})";
+            return Failed(finding.Reason, $"{e.Reason}: {e.Message}{cause}", finding.Hint);
         }
 
         if (run.Credential.Kind == Pop3CredentialKind.Password)
@@ -278,12 +337,11 @@ internal sealed partial class MailboxDiagnostics(
         }
 
         var claims = AccessTokenClaims.TryRead(run.Credential.Secret);
-        run.Context = run.Context with { AppOnly = claims?.AppOnly ?? false };
         var expiresAt = run.Credential.ExpiresAt ?? claims?.ExpiresAt;
         var remaining = expiresAt - time.GetUtcNow();
         var detail = $"Access token for {run.Credential.Username}" +
             (expiresAt is { } at ? $", expires {at:u} (in {remaining!.Value.TotalMinutes:0} min)" : ", expiry unknown") +
-            (claims is null ? string.Empty : $", {(claims.AppOnly ? "app-only roles" : "scopes")}: {string.Join(' ', claims.Permissions)}") + ".";
+            (claims is null ? string.Empty : $", {(run.Context.AppOnly ? "app-only roles" : "scopes")}: {string.Join(' ', claims.Permissions)}") + ".";
         if (remaining is { } left && left <= TimeSpan.Zero)
         {
             return Failed(DiagnosticHints.TokenExpired, detail, "The access token has expired and was not refreshed: check that the mailbox has a refresh token (offline_access) and look at GetAuthorizationStatus's last error.");
@@ -291,8 +349,13 @@ internal sealed partial class MailboxDiagnostics(
 
         if (run.Mailbox.Provider == Provider.Microsoft && claims is { } c && !c.Permissions.Any(p => p.Contains("POP.AccessAs", StringComparison.OrdinalIgnoreCase)))
         {
+            if (run.Context.AppOnly)
+            {
+                return Failed(CredentialHints.AdminConsentMissing, detail, "The app-only token carries no POP.AccessAsApp role: admin consent was never granted. Add the application permission POP.AccessAsApp (Office 365 Exchange Online) and grant admin consent, then AuthorizeWithClientCredentials again.");
+            }
+
             return Failed(DiagnosticHints.ScopeMissing, detail, c.AppOnly
-                ? "The app-only token has no POP.AccessAsApp role: add the application permission POP.AccessAsApp (Office 365 Exchange Online) and grant admin consent."
+                ? "The token has app-only roles but the mailbox holds a delegated credential: authorize it again with BeginAuthorization."
                 : "The token lacks https://outlook.office.com/POP.AccessAsUser.All: add it to the OAuth client's Scopes and the app registration's delegated permissions, then authorize again.");
         }
 
@@ -329,6 +392,11 @@ internal sealed partial class MailboxDiagnostics(
             // in the protocol log, so the hint is chosen from that.
             var reply = run.ServerReplies.LastErrorLine;
             var finding = DiagnosticHints.ClassifyAuthError($"{e.Message} {reply}", run.Context, credential.Kind == Pop3CredentialKind.Password);
+            if (finding.Reason == DiagnosticHints.PasswordRefused)
+            {
+                finding = CredentialHints.Pop3Refusal(run.Context, password: true);
+            }
+
             return Failed(finding.Reason, $"Login as {credential.Username} refused: {e.Message}{(reply is null ? string.Empty : $" (server: {reply})")}", finding.Hint);
         }
 
@@ -351,6 +419,24 @@ internal sealed partial class MailboxDiagnostics(
         {
             var finding = DiagnosticHints.ClassifyStatError(e.Message);
             return Failed(finding.Reason, e.Message, finding.Hint);
+        }
+    }
+
+    private async Task<CredentialKind> StoredCredentialKindAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
+    {
+        if (services.GetService<AuthorizationManager>() is not { } authorization)
+        {
+            return CredentialKind.Unspecified;
+        }
+
+        try
+        {
+            var status = await authorization.GetStatusAsync(mailbox.Tenant, new GetAuthorizationStatusRequest { MailboxId = mailbox.Id }, cancellationToken);
+            return status.CredentialKind;
+        }
+        catch (MailGrpcException)
+        {
+            return CredentialKind.Unspecified;
         }
     }
 

@@ -48,6 +48,7 @@ internal static class ErrorReasons
     public const string Pop3ConnectFailed = "POP3_CONNECT_FAILED";
     public const string Pop3TlsFailed = "POP3_TLS_FAILED";
     public const string Pop3StartTlsUnsupported = "POP3_STARTTLS_UNSUPPORTED";
+    public const string Pop3SecurityMismatch = "POP3_SECURITY_MISMATCH";
     public const string Pop3UidlUnsupported = "POP3_UIDL_UNSUPPORTED";
     public const string Pop3AuthMechanismUnsupported = "POP3_AUTH_MECHANISM_UNSUPPORTED";
     public const string Pop3CredentialRefused = "POP3_CREDENTIAL_REFUSED";
@@ -99,4 +100,11 @@ internal static class ErrorReasons
     public const string MailboxDisabled = "MAILBOX_DISABLED";
     public const string CredentialUnreadable = "CREDENTIAL_UNREADABLE";
     public const string RefreshLockTimeout = "REFRESH_LOCK_TIMEOUT";
+
+    // The provider's own error, classified (Entra AADSTS codes; docs/troubleshooting.md#provider-errors).
+    public const string OAuthClientSecretInvalid = "OAUTH_CLIENT_SECRET_INVALID";
+    public const string OAuthClientIdInvalid = "OAUTH_CLIENT_ID_INVALID";
+    public const string OAuthTenantNotFound = "OAUTH_TENANT_NOT_FOUND";
+    public const string OAuthAdminConsentRequired = "OAUTH_ADMIN_CONSENT_REQUIRED";
+    public const string OAuthConditionalAccess = "OAUTH_CONDITIONAL_ACCESS";
 }

@@ -32,6 +32,11 @@ internal static class ExceptionMapper
             Message = error.Message,
             Details = { Any.Pack(info) },
         };
+        if (error.RetryDelay is { } delay && delay > TimeSpan.Zero)
+        {
+            status.Details.Add(Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(delay) }));
+        }
+
         return status.ToRpcException();
     }
 

@@ -22,6 +22,9 @@ internal sealed class MailGrpcException : Exception
 
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
+    /// <summary>When the provider said how long to wait (Retry-After): sent as <c>google.rpc.RetryInfo</c>.</summary>
+    public TimeSpan? RetryDelay { get; init; }
+
     public static MailGrpcException InvalidArgument(string reason, string field, string message) =>
         new(StatusCode.InvalidArgument, reason, message, new Dictionary<string, string> { ["field"] = field });
 

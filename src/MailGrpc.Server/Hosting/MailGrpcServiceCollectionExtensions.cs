@@ -18,6 +18,10 @@ internal static class MailGrpcServiceCollectionExtensions
         var services = builder.Services;
 
         services.AddSingleton(TimeProvider.System);
+
+        // Start-up: one line per configuration or binding error; each listening address labelled once bound.
+        builder.Logging.AddStartupLogFilter();
+        services.AddHostedService<StartupAnnouncement>();
         services.AddOptions<MailGrpcOptions>()
             .Bind(builder.Configuration.GetSection(MailGrpcOptions.SectionName))
             .ValidateOnStart();

@@ -120,6 +120,7 @@ internal sealed partial class Pop3SessionFactory(
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Pop3.ConnectTimeout);
         Socket? socket = null;
+        Stream? stream = null;
         var client = new Pop3Client(recorder ?? (MailKit.IProtocolLogger)new MailKit.NullProtocolLogger())
         {
             Timeout = (int)Pop3.CommandTimeout.TotalMilliseconds,
@@ -129,20 +130,56 @@ internal sealed partial class Pop3SessionFactory(
         try
         {
             socket = await ConnectSocketAsync(addresses, mailbox.Port, timeout.Token);
+            stream = await OpenStreamAsync(socket, mailbox, timeout.Token);
             var security = mailbox.Security switch
             {
                 V1.Security.Starttls => SecureSocketOptions.StartTls,
                 V1.Security.None => SecureSocketOptions.None,
                 _ => SecureSocketOptions.SslOnConnect,
             };
-            await client.ConnectAsync(socket, mailbox.Host, mailbox.Port, security, timeout.Token);
+            await client.ConnectAsync(stream, mailbox.Host, mailbox.Port, security, timeout.Token);
             return client;
         }
         catch (Exception ex)
         {
             client.DisposeQuietly();
+            if (stream is not null)
+            {
+                await stream.DisposeAsync();
+            }
+
             socket?.Dispose();
-            throw TranslateConnectFailure(ex, mailbox, cancellationToken);
+            throw (stream as RecordingStream) is { } recorded && ex is not MailGrpcException && Pop3SecurityProbe.PlaintextInsteadOfTls(recorded, $"{mailbox.Host}:{mailbox.Port}") is { } mismatch
+                ? mismatch
+                : TranslateConnectFailure(ex, mailbox, cancellationToken);
+        }
+    }
+
+    // --- Security-mode check (connect phase): a wrong `security` for the port is named within the first bytes. ---
+
+    /// <summary>
+    /// The stream MailKit connects over. Implicit TLS: a recorder of the server's first bytes, so a failed handshake can
+    /// be told apart from a plaintext greeting. STARTTLS/none: the greeting is awaited here (bounded by
+    /// <c>GreetingTimeout</c>, with the TLS check of <see cref="Pop3SecurityProbe"/>) and replayed to MailKit.
+    /// </summary>
+    private async Task<Stream> OpenStreamAsync(Socket socket, MailboxRecord mailbox, CancellationToken cancellationToken)
+    {
+        var network = new NetworkStream(socket, ownsSocket: true);
+        if (mailbox.Security is not (V1.Security.Starttls or V1.Security.None))
+        {
+            return new RecordingStream(network);
+        }
+
+        try
+        {
+            return await Pop3SecurityProbe.ReadGreetingAsync(
+                network, (IPEndPoint)socket.RemoteEndPoint!, mailbox.Host, $"{mailbox.Host}:{mailbox.Port}", mailbox.Security,
+                Pop3.GreetingTimeout, certificates.Validate, cancellationToken);
+        }
+        catch
+        {
+            await network.DisposeAsync();
+            throw;
         }
     }
 

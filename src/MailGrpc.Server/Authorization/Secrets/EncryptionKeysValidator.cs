@@ -15,13 +15,13 @@ internal sealed class EncryptionKeysValidator : IValidateOptions<MailGrpcOptions
         if (encryption.Keys.Count == 0 && !string.IsNullOrWhiteSpace(options.Redis.Configuration))
         {
             return ValidateOptionsResult.Fail(
-                "MailGrpc:Encryption:Keys is empty but MailGrpc:Redis:Configuration is set: configure at least one base64 256-bit key " +
-                "(MailGrpc__Encryption__Keys__<id>) and MailGrpc:Encryption:ActiveKeyId. See docs/authorization.md.");
+                "MailGrpc:Encryption:Keys is empty but MailGrpc:Redis:Configuration is set (secrets in Redis need a key that outlives the process). " +
+                "Fix: make a key with `openssl rand -base64 32` and set it as MailGrpc__Encryption__Keys__<id> with MailGrpc__Encryption__ActiveKeyId=<id>. See docs/authorization.md.");
         }
 
         if (encryption.Keys.Count > 1 && string.IsNullOrEmpty(encryption.ActiveKeyId))
         {
-            return ValidateOptionsResult.Fail("MailGrpc:Encryption:ActiveKeyId is required when more than one key is configured.");
+            return ValidateOptionsResult.Fail("MailGrpc:Encryption:ActiveKeyId is empty but several keys are configured. Fix: set MailGrpc__Encryption__ActiveKeyId to the id of the key new secrets use.");
         }
 
         return ValidateOptionsResult.Success;

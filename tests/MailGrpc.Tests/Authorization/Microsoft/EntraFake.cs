@@ -47,6 +47,12 @@ public sealed class EntraFake : IMsalHttpClientFactory, IDisposable
     /// <summary>The <c>Retry-After</c> a 503 carries (none by default, as the front door's HTML 503 page).</summary>
     public TimeSpan? RetryAfter { get; set; }
 
+    /// <summary>Client credentials answer with a token that has no <c>roles</c> (admin consent never granted).</summary>
+    public bool AppOnlyWithoutRoles { get; set; }
+
+    /// <summary>The body of the last error the fake answered with (its trace and correlation ids).</summary>
+    public JsonObject? LastError { get; private set; }
+
     /// <summary>Every request MSAL sent, in order.</summary>
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
@@ -117,6 +123,13 @@ public sealed class EntraFake : IMsalHttpClientFactory, IDisposable
             return Json(HttpStatusCode.NotFound, new JsonObject { ["error"] = "unexpected_host" });
         }
 
+        // Entra answers a tenant it does not know with AADSTS90002 (discovery: invalid_tenant; token endpoint: invalid_request).
+        if (UnknownTenant(uri.AbsolutePath) is { } unknown)
+        {
+            var discovery = uri.AbsolutePath.EndsWith("/.well-known/openid-configuration", StringComparison.Ordinal);
+            return Json(HttpStatusCode.BadRequest, EntraShapes.Error(discovery ? "invalid_tenant" : "invalid_request", 90002, $"AADSTS90002: Tenant '{unknown}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."));
+        }
+
         if (request.Method == HttpMethod.Get && uri.AbsolutePath == $"/{TenantId}/v2.0/.well-known/openid-configuration")
         {
             return Json(HttpStatusCode.OK, EntraShapes.OpenIdConfiguration(TenantId));
@@ -137,6 +150,9 @@ public sealed class EntraFake : IMsalHttpClientFactory, IDisposable
         {
             return failure switch
             {
+                Failure.ConsentRequired65001 => Json(HttpStatusCode.BadRequest, EntraShapes.Error("invalid_grant", 65001, $"AADSTS65001: The user or administrator has not consented to use the application with ID '{ClientId}' named 'MailGrpc'. Send an interactive authorization request for this user and resource.", "consent_required")),
+                Failure.ConditionalAccess53003 => Json(HttpStatusCode.BadRequest, EntraShapes.Error("invalid_grant", 53003, "AADSTS53003: Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.", "message_only")),
+                Failure.Throttled429 => Throttled(),
                 Failure.ServiceUnavailable => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable)
                 {
                     Content = new StringContent(EntraShapes.ServiceUnavailableHtml, Encoding.UTF8, "text/html"),
@@ -275,7 +291,7 @@ public sealed class EntraFake : IMsalHttpClientFactory, IDisposable
 
     private JsonObject AppOnlyTokens()
     {
-        var accessToken = EntraShapes.UnsignedJwt(new JsonObject
+        var claims = new JsonObject
         {
             ["aud"] = "https://outlook.office365.com",
             ["iss"] = $"https://sts.windows.net/{TenantId}/",
@@ -285,7 +301,15 @@ public sealed class EntraFake : IMsalHttpClientFactory, IDisposable
             ["roles"] = new JsonArray("POP.AccessAsApp"),
             ["tid"] = TenantId,
             ["ver"] = "1.0",
-        });
+        };
+
+        // Without admin consent for any application permission Entra still issues the token, just without "roles".
+        if (AppOnlyWithoutRoles)
+        {
+            claims.Remove("roles");
+        }
+
+        var accessToken = EntraShapes.UnsignedJwt(claims);
         IssuedSecrets.Add(accessToken);
         return new JsonObject
         {
@@ -294,6 +318,22 @@ public sealed class EntraFake : IMsalHttpClientFactory, IDisposable
             ["ext_expires_in"] = AccessTokenLifetime,
             ["access_token"] = accessToken,
         };
+    }
+
+    /// <summary>A throttled token request: 429 with Retry-After and Entra's error layout.</summary>
+    private HttpResponseMessage Throttled()
+    {
+        var response = Json(HttpStatusCode.TooManyRequests, EntraShapes.Error("temporarily_unavailable", 90055, "AADSTS90055: TenantThrottlingError - There are too many incoming requests. This exception is thrown for blocked tenants."));
+        response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(RetryAfter ?? TimeSpan.FromSeconds(5));
+        return response;
+    }
+
+    /// <summary>The tenant segment of a token or discovery path when it is not this tenant (null otherwise).</summary>
+    private static string? UnknownTenant(string path)
+    {
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var tenantPath = path.EndsWith("/oauth2/v2.0/token", StringComparison.Ordinal) || path.EndsWith("/v2.0/.well-known/openid-configuration", StringComparison.Ordinal);
+        return tenantPath && segments.Length > 0 && segments[0] != TenantId ? segments[0] : null;
     }
 
     private static string NewRefreshToken() => "0.AXwAv4j5cvGGr0GRqy180BHbRwMAAAAAAAAAwAAAAAAAAAB8AAA.AgABAwEAAAApTwJmzXqdR4BN2miheQMYAgDs_wUA9P" + RandomPart(300);
@@ -306,8 +346,13 @@ public sealed class EntraFake : IMsalHttpClientFactory, IDisposable
 
     internal static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private static HttpResponseMessage Json(HttpStatusCode status, JsonObject body)
+    private HttpResponseMessage Json(HttpStatusCode status, JsonObject body)
     {
+        if (body.ContainsKey("error"))
+        {
+            LastError = body;
+        }
+
         var response = new HttpResponseMessage(status) { Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json") };
         response.Headers.Add("x-ms-request-id", Guid.NewGuid().ToString());
         response.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoStore = true, NoCache = true };
@@ -318,6 +363,9 @@ public sealed class EntraFake : IMsalHttpClientFactory, IDisposable
     {
         InvalidGrant70043 = 1,
         ServiceUnavailable,
+        ConsentRequired65001,
+        ConditionalAccess53003,
+        Throttled429,
     }
 
     public sealed record RecordedRequest(string Method, string Authority, string Path, string Query, IReadOnlyDictionary<string, string> Form);
@@ -346,14 +394,23 @@ internal static class EntraShapes
 
     public static JsonObject Error(string error, int code, string description, string? suberror = null)
     {
+        // As Entra writes it: the description ends with the same trace id, correlation id and timestamp as the fields.
+        var timestamp = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        var traceId = Guid.NewGuid().ToString();
+        var correlationId = Guid.NewGuid().ToString();
+        if (!description.Contains("Trace ID:", StringComparison.Ordinal))
+        {
+            description += $" Trace ID: {traceId} Correlation ID: {correlationId} Timestamp: {timestamp}";
+        }
+
         var body = new JsonObject
         {
             ["error"] = error,
             ["error_description"] = description,
             ["error_codes"] = new JsonArray(code),
-            ["timestamp"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture),
-            ["trace_id"] = Guid.NewGuid().ToString(),
-            ["correlation_id"] = Guid.NewGuid().ToString(),
+            ["timestamp"] = timestamp,
+            ["trace_id"] = traceId,
+            ["correlation_id"] = correlationId,
             ["error_uri"] = $"https://login.microsoftonline.com/error?code={code}",
         };
         if (suberror is not null)

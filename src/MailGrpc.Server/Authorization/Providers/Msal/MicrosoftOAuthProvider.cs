@@ -98,6 +98,16 @@ internal sealed partial class MicrosoftOAuthProvider(
         // The app token cache of a fresh instance is empty, so this always asks Entra; the token is kept in the credential.
         var app = Build(client, redirectUri: null, cache: null);
         var result = await RunAsync(null, () => app.AcquireTokenForClient(AppOnlyScopes(client)).ExecuteAsync(cancellationToken), cancellationToken);
+
+        // Entra issues an app-only token even when no application permission was ever consented: it just has no roles.
+        // Such a token can never open a mailbox, so the mailbox must not become ACTIVE on it.
+        if (AppOnlyRoles.IsJwtWithoutRoles(result.AccessToken))
+        {
+            throw WithEntra(
+                new OAuthProviderException(OAuthFailureKind.ClientRejected, "admin_consent_required", "Entra issued an app-only token without roles: no application permission (POP.AccessAsApp) has admin consent."),
+                new EntraError(200, "admin_consent_required", null, string.Empty, null, "The app-only token carries no roles claim.", null, result.CorrelationId.ToString(), null, null) { ForcedReason = ErrorReasons.OAuthAdminConsentRequired });
+        }
+
         return new TokenGrant(result.AccessToken, null, result.ExpiresOn, [.. result.Scopes]);
     }
 
@@ -194,13 +204,21 @@ internal sealed partial class MicrosoftOAuthProvider(
         {
             throw;
         }
+        catch (MsalServiceException ex) when (EntraError.From(ex) is { Classification: { } classified } entra)
+        {
+            // Entra's own code decides (AADSTS7000215 → ClientSecret, 700016 → ClientId, 90002 → TenantId, consent,
+            // Conditional Access, 429): never MSAL's generic category, never a cut description.
+            // Consent missing for a delegated grant (MSAL: UI required) needs the person again, like any dead grant.
+            var kind = ex is MsalUiRequiredException && classified.Reason == ErrorReasons.OAuthAdminConsentRequired ? OAuthFailureKind.InvalidGrant : classified.Kind;
+            throw WithEntra(new OAuthProviderException(kind, entra.Error, entra.Description, ex), entra);
+        }
         catch (MsalUiRequiredException ex)
         {
-            throw new OAuthProviderException(OAuthFailureKind.InvalidGrant, ex.ErrorCode, Describe(ex), ex);
+            throw WithEntra(new OAuthProviderException(OAuthFailureKind.InvalidGrant, ex.ErrorCode, Describe(ex), ex), EntraError.From(ex));
         }
         catch (MsalServiceException ex) when (IsTransient(ex))
         {
-            throw new OAuthProviderException(OAuthFailureKind.Transient, ex.StatusCode > 0 ? $"http_{ex.StatusCode}" : ex.ErrorCode, Describe(ex), ex);
+            throw WithEntra(new OAuthProviderException(OAuthFailureKind.Transient, ex.StatusCode > 0 ? $"http_{ex.StatusCode}" : ex.ErrorCode, Describe(ex), ex), EntraError.From(ex));
         }
         catch (MsalServiceException ex)
         {
@@ -211,7 +229,7 @@ internal sealed partial class MicrosoftOAuthProvider(
                 kind = OAuthFailureKind.PkceFailed;
             }
 
-            throw new OAuthProviderException(kind, ex.ErrorCode, description, ex);
+            throw WithEntra(new OAuthProviderException(kind, ex.ErrorCode, description, ex), EntraError.From(ex));
         }
         catch (MsalClientException ex) when (IsTransient(ex))
         {
@@ -236,9 +254,24 @@ internal sealed partial class MicrosoftOAuthProvider(
         || ex.ErrorCode is MsalError.RequestTimeout or MsalError.ServiceNotAvailable or "temporarily_unavailable" or "server_error"
         || ex.InnerException is HttpRequestException or TimeoutException or OperationCanceledException;
 
-    /// <summary>The first line of MSAL's message (Entra's <c>AADSTSnnnnn: ...</c> description); never holds a secret.</summary>
+    private static OAuthProviderException WithEntra(OAuthProviderException exception, EntraError? entra)
+    {
+        if (entra is not null)
+        {
+            exception.Data[EntraError.DataKey] = entra;
+        }
+
+        return exception;
+    }
+
+    /// <summary>Entra's <c>AADSTSnnnnn: ...</c> description when there is one, else the first line of MSAL's message; never holds a secret.</summary>
     private static string? Describe(MsalException ex)
     {
+        if (EntraError.From(ex) is { Code: not null } entra)
+        {
+            return entra.Description;
+        }
+
         var message = ex.Message;
         var end = message.IndexOfAny(['\r', '\n']);
         if (end >= 0)
