@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the docs/grpcurl.md calls with `buf curl` (npm @bufbuild/buf, pinned in the root package.json), which speaks
 # gRPC with server reflection exactly like grpcurl: no .proto files are given to it. Covers --list-services,
-# --list-methods, unary calls of every service, a server stream (StreamMessages), and a call without the API key.
+# --list-methods, unary calls of every service, a server stream (StreamMessages), a call without the API key, and two
+# refused calls whose google.rpc.ErrorInfo must print decoded (reflection serves the detail types).
 #
 # Needs a running server and a seeded rig mailbox; clients/smoke-test.sh provides them through:
 #   MAILGRPC_ADDRESS (http://127.0.0.1:PORT), MAILGRPC_API_KEY, MAILGRPC_SMOKE_USER, MAILGRPC_SMOKE_PASSWORD,
@@ -74,6 +75,28 @@ if "$buf" curl --protocol grpc --http2-prior-knowledge -d '{}' "$base/mailgrpc.v
 fi
 grep -qi unauthenticated "$out/nokey.err" || fail "ListMailboxes without x-api-key did not fail with UNAUTHENTICATED"
 ok "a call without x-api-key fails with UNAUTHENTICATED"
+
+# A refused call's google.rpc.ErrorInfo prints decoded ("debug"), because reflection serves the detail types.
+# error_info FILE : "CODE REASON DOMAIN" from the error buf curl printed (stderr), or fails.
+error_info() {
+  "$PYTHON" - "$1" <<'PY'
+import json, sys
+error = json.loads(open(sys.argv[1]).read())
+infos = [d for d in error.get("details", []) if d.get("type") == "google.rpc.ErrorInfo"]
+if len(infos) != 1 or "debug" not in infos[0]:
+    sys.exit("no decoded google.rpc.ErrorInfo in: " + json.dumps(error))
+print(error["code"], infos[0]["debug"]["reason"], infos[0]["debug"]["domain"])
+PY
+}
+if "$buf" curl --protocol grpc --http2-prior-knowledge -H "x-api-key: wrong-$MAILGRPC_API_KEY" -d '{}' \
+  "$base/mailgrpc.v1.MailboxService/ListMailboxes" >"$out/badkey.json" 2>"$out/badkey.err"; then
+  fail "ListMailboxes with a wrong x-api-key succeeded"
+fi
+[[ $(error_info "$out/badkey.err") == "unauthenticated API_KEY_INVALID mailgrpc.v1" ]] || fail "a wrong API key's ErrorInfo: $(error_info "$out/badkey.err" 2>&1)"
+ok "a wrong API key: buf curl prints ErrorInfo decoded (UNAUTHENTICATED, API_KEY_INVALID)"
+if curl_ nosuch MailboxService/GetMailbox '{"mailboxId":"no-such-mailbox"}'; then fail "GetMailbox of a missing mailbox succeeded"; fi
+[[ $(error_info "$out/nosuch.err") == "not_found MAILBOX_NOT_FOUND mailgrpc.v1" ]] || fail "a missing mailbox's ErrorInfo: $(error_info "$out/nosuch.err" 2>&1)"
+ok "a missing mailbox: buf curl prints ErrorInfo decoded (NOT_FOUND, MAILBOX_NOT_FOUND)"
 
 # Unary calls.
 create=$(printf '{"mailbox":{"username":"%s","displayName":"buf curl","server":{"host":"%s","port":%s,"security":"SECURITY_NONE"},"authMethod":{"password":{}}}}' \
