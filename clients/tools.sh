@@ -32,7 +32,7 @@ CLIENT_APT_PACKAGES=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc
   python3-grpcio python3-protobuf
   golang-go protoc-gen-go protoc-gen-go-grpc golang-github-golang-protobuf-1-5-dev golang-google-grpc-dev
-  golang-google-protobuf-dev
+  golang-google-protobuf-dev golang-google-genproto-dev
 )
 
 ensure_apt_packages() {
