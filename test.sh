@@ -82,6 +82,8 @@ if ! ls "$results"/*.trx >/dev/null 2>&1; then failed=$((failed + 1)); failures+
 
 # 5. Client SDKs: generated code up to date, and each language's smoke test against a live server and the rig.
 if [ -x clients/check-generated.sh ]; then check "generated clients are up to date" clients/check-generated.sh; fi
+# (sdks) One version for the contract and every SDK (VERSION, its copies, READMEs, CHANGELOG).
+if [ -x clients/version.sh ]; then check "one version in every SDK" clients/version.sh; fi
 if [ -x clients/smoke-test.sh ]; then
   clients/smoke-test.sh 2>&1 | tee "$results/clients-smoke.log"
   add_counts "client smoke tests" "$results/clients-smoke.log"
