@@ -245,6 +245,10 @@ for lang in dotnet typescript python go; do
     seed "consumer-$lang" IMPLICIT_TLS && run_timeout=600 run "consumer-$lang (package, install, README program)" bash "$CLIENTS_DIR/consumer-test.sh" "$lang"
   fi
 done
+# Opt-in only (bench/sdks.sh): each SDK and a bare client of its gRPC library stream one 1,000 x 50 KB mailbox.
+if [[ " ${SMOKE_ONLY:-} " == *" bench "* ]]; then
+  seed bench NONE seed-bench && run_timeout=1800 run "bench SDK streaming (1,000 x 50 KB)" bash "$REPO_ROOT/bench/sdks/run.sh"
+fi
 if selected grpcurl; then
   seed grpcurl NONE && run "grpcurl (buf curl: reflection, unary, server stream)" bash "$CLIENTS_DIR/grpcurl-test.sh"
 fi
