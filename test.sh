@@ -80,7 +80,8 @@ for trx in "$results"/*.trx; do
 done
 if ! ls "$results"/*.trx >/dev/null 2>&1; then failed=$((failed + 1)); failures+=("dotnet test produced no results"); fi
 
-# 5. Client SDKs: generated code up to date, and each language's smoke test against a live server and the rig.
+# 5. Client SDKs: generated code up to date, one version, and against a live server and the rig: each language's smoke
+#    test, each SDK's consumer test (package built, installed from the artifact, its README's program run) and buf curl.
 if [ -x clients/check-generated.sh ]; then check "generated clients are up to date" clients/check-generated.sh; fi
 # (sdks) One version for the contract and every SDK (VERSION, its copies, READMEs, CHANGELOG).
 if [ -x clients/version.sh ]; then check "one version in every SDK" clients/version.sh; fi
