@@ -83,8 +83,11 @@ if ! ls "$results"/*.trx >/dev/null 2>&1; then failed=$((failed + 1)); failures+
 # 4b. The walkthrough: docs/getting-started.md's bash blocks, run in order against the rig (the page is the test).
 check "getting-started walkthrough (docs/getting-started.md)" bash tests/getting-started/run.sh
 
-# 5. Client SDKs: generated code up to date, and each language's smoke test against a live server and the rig.
+# 5. Client SDKs: generated code up to date, one version, and against a live server and the rig: each language's smoke
+#    test, each SDK's consumer test (package built, installed from the artifact, its README's program run) and buf curl.
 if [ -x clients/check-generated.sh ]; then check "generated clients are up to date" clients/check-generated.sh; fi
+# (sdks) One version for the contract and every SDK (VERSION, its copies, READMEs, CHANGELOG).
+if [ -x clients/version.sh ]; then check "one version in every SDK" clients/version.sh; fi
 if [ -x clients/smoke-test.sh ]; then
   clients/smoke-test.sh 2>&1 | tee "$results/clients-smoke.log"
   add_counts "client smoke tests" "$results/clients-smoke.log"

@@ -8,7 +8,7 @@ trap 'rm -rf "$tmp"' EXIT
 bash "$CLIENTS_DIR/generate.sh" "$tmp" 2>/dev/null
 
 status=0
-for rel in typescript/src/gen python/src/mailgrpc go/mailgrpcv1; do
+for rel in typescript/src/gen python/src/mailgrpc python/src/google go/mailgrpcv1; do
   if ! diff -r -q "$tmp/$rel" "$CLIENTS_DIR/$rel" >/dev/null 2>&1; then
     echo "STALE: clients/$rel differs from a fresh generation:" >&2
     diff -r -u "$CLIENTS_DIR/$rel" "$tmp/$rel" 2>&1 | head -40 >&2 || true

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the docs/grpcurl.md calls with `buf curl` (npm @bufbuild/buf, pinned in the root package.json), which speaks
 # gRPC with server reflection exactly like grpcurl: no .proto files are given to it. Covers --list-services,
-# --list-methods, unary calls of every service, a server stream (StreamMessages), and a call without the API key.
+# --list-methods, unary calls of every service, a server stream (StreamMessages), a call without the API key, and two
+# refused calls whose google.rpc.ErrorInfo is decoded with the descriptor reflection serves (as grpcurl does).
 #
 # Needs a running server and a seeded rig mailbox; clients/smoke-test.sh provides them through:
 #   MAILGRPC_ADDRESS (http://127.0.0.1:PORT), MAILGRPC_API_KEY, MAILGRPC_SMOKE_USER, MAILGRPC_SMOKE_PASSWORD,
@@ -74,6 +75,59 @@ if "$buf" curl --protocol grpc --http2-prior-knowledge -d '{}' "$base/mailgrpc.v
 fi
 grep -qi unauthenticated "$out/nokey.err" || fail "ListMailboxes without x-api-key did not fail with UNAUTHENTICATED"
 ok "a call without x-api-key fails with UNAUTHENTICATED"
+
+# Refused calls carry a google.rpc.ErrorInfo, and reflection describes its type, so reflection clients decode it
+# (grpcurl prints it decoded). buf curl itself prints details as base64: it decodes them only with the types compiled
+# into the buf binary (connect-go's error writer), never through reflection. So this test fetches ErrorInfo's
+# descriptor over reflection exactly as grpcurl does, and decodes buf curl's detail with it.
+"$buf" curl --protocol grpc --http2-prior-knowledge -d '{"fileContainingSymbol":"google.rpc.ErrorInfo"}{"fileContainingSymbol":"mailgrpc.v1.ErrorReason"}' \
+  "$base/grpc.reflection.v1.ServerReflection/ServerReflectionInfo" >"$out/reflect.json" 2>"$out/reflect.err" || fail "reflection of google.rpc.ErrorInfo"
+# error_info FILE : "CODE REASON DOMAIN" of the error buf curl printed (stderr), its detail decoded with the reflected type.
+error_info() {
+  "$PYTHON" - "$out/reflect.json" "$1" <<'PY'
+import base64, json, sys
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+text, docs, i, decoder = open(sys.argv[1]).read(), [], 0, json.JSONDecoder()
+while i < len(text):
+    if text[i].isspace():
+        i += 1
+        continue
+    doc, i = decoder.raw_decode(text, i)
+    docs.append(doc)
+pool = descriptor_pool.DescriptorPool()
+files = [descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(b))
+         for d in docs for b in d.get("fileDescriptorResponse", {}).get("fileDescriptorProto", [])]
+pending = {f.name: f for f in files}
+while pending:  # add each file after its imports
+    for name, f in list(pending.items()):
+        if all(dep not in pending for dep in f.dependency):
+            pool.Add(f)
+            del pending[name]
+names = {f.name for f in files}
+for need in ("google/rpc/error_details.proto", "mailgrpc/v1/error_reason.proto"):
+    if need not in names:
+        sys.exit(f"reflection did not serve {need} (got {sorted(names)})")
+reason_enum = pool.FindEnumTypeByName("mailgrpc.v1.ErrorReason")
+error_info = message_factory.MessageFactory(pool).GetPrototype(pool.FindMessageTypeByName("google.rpc.ErrorInfo"))
+error = json.loads(open(sys.argv[2]).read())
+details = [d for d in error.get("details", []) if d.get("type") == "google.rpc.ErrorInfo"]
+if len(details) != 1:
+    sys.exit("no google.rpc.ErrorInfo in: " + json.dumps(error))
+info = error_info.FromString(base64.b64decode(details[0]["value"] + "=" * (-len(details[0]["value"]) % 4)))
+if info.reason not in reason_enum.values_by_name:
+    sys.exit(f"reason {info.reason} is not a mailgrpc.v1.ErrorReason value")
+print(error["code"], info.reason, info.domain)
+PY
+}
+if "$buf" curl --protocol grpc --http2-prior-knowledge -H "x-api-key: wrong-$MAILGRPC_API_KEY" -d '{}' \
+  "$base/mailgrpc.v1.MailboxService/ListMailboxes" >"$out/badkey.json" 2>"$out/badkey.err"; then
+  fail "ListMailboxes with a wrong x-api-key succeeded"
+fi
+[[ $(error_info "$out/badkey.err") == "unauthenticated API_KEY_INVALID mailgrpc.v1" ]] || fail "a wrong API key's ErrorInfo: $(error_info "$out/badkey.err" 2>&1)"
+ok "a wrong API key: ErrorInfo decoded with the type reflection serves (UNAUTHENTICATED, API_KEY_INVALID)"
+if curl_ nosuch MailboxService/GetMailbox '{"mailboxId":"no-such-mailbox"}'; then fail "GetMailbox of a missing mailbox succeeded"; fi
+[[ $(error_info "$out/nosuch.err") == "not_found MAILBOX_NOT_FOUND mailgrpc.v1" ]] || fail "a missing mailbox's ErrorInfo: $(error_info "$out/nosuch.err" 2>&1)"
+ok "a missing mailbox: ErrorInfo decoded with the type reflection serves (NOT_FOUND, MAILBOX_NOT_FOUND)"
 
 # Unary calls.
 create=$(printf '{"mailbox":{"username":"%s","displayName":"buf curl","server":{"host":"%s","port":%s,"security":"SECURITY_NONE"},"authMethod":{"password":{}}}}' \

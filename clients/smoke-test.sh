@@ -8,7 +8,8 @@
 #
 # Environment: CONFIGURATION (Release|Debug: which server build to run; default: the newest one, else Release),
 # MAILGRPC_RIG_DIR (default /tmp/mailgrpc-rig), MAILGRPC_RIG_UP (the rig's up.sh, used only when no rig answers;
-# default tests/rig/up.sh), SMOKE_ONLY (space-separated entry names: typescript python go dotnet dotnet-large grpcurl),
+# default tests/rig/up.sh), SMOKE_ONLY (space-separated entry names: typescript python go dotnet dotnet-large grpcurl
+# consumer-dotnet consumer-typescript consumer-python consumer-go),
 # MAILGRPC_TEST_SERVER (a server executable to run instead of the dll, e.g. the native AOT build test.sh publishes).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
@@ -206,7 +207,7 @@ run() { # run NAME COMMAND... : one entry, output in a log
   if ! selected "${name%% *}"; then return; fi
   echo "==> $name"
   local started=$SECONDS status
-  timeout 120 "$@" >"$log" 2>&1
+  timeout "${run_timeout:-120}" "$@" >"$log" 2>&1
   status=$?
   echo "    ($((SECONDS - started)) s)"
   record "$name" "$status" "$log"
@@ -238,6 +239,16 @@ if selected dotnet-large; then
   fi
 fi
 smoke go IMPLICIT_TLS "$go_status" "$work/build-go.log" "$work/go-smoke"
+# Each SDK as a new user meets it: packed, installed from the artifact into a fresh project, the README's program run.
+for lang in dotnet typescript python go; do
+  if selected "consumer-$lang"; then
+    seed "consumer-$lang" IMPLICIT_TLS && run_timeout=600 run "consumer-$lang (package, install, README program)" bash "$CLIENTS_DIR/consumer-test.sh" "$lang"
+  fi
+done
+# Opt-in only (bench/sdks.sh): each SDK and a bare client of its gRPC library stream one 1,000 x 50 KB mailbox.
+if [[ " ${SMOKE_ONLY:-} " == *" bench "* ]]; then
+  seed bench NONE seed-bench && run_timeout=1800 run "bench SDK streaming (1,000 x 50 KB)" bash "$REPO_ROOT/bench/sdks/run.sh"
+fi
 if selected grpcurl; then
   seed grpcurl NONE && run "grpcurl (buf curl: reflection, unary, server stream)" bash "$CLIENTS_DIR/grpcurl-test.sh"
 fi

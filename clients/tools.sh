@@ -6,6 +6,21 @@ REPO_ROOT="$(cd "$CLIENTS_DIR/.." && pwd)"
 PROTO_ROOT="$REPO_ROOT/protos"
 GO_MODULE="github.com/mailgrpc/mailgrpc/clients/go"
 
+# The google.rpc error-detail protos (Status, ErrorInfo, RetryInfo, ...) that the server sends, for the SDKs whose
+# runtime lacks them (TypeScript, Python): taken from the NuGet package Google.Api.CommonProtos at the version pinned in
+# Directory.Packages.props (the server's own copy), restored here when missing. Go and C# use their ecosystem's package.
+googleapis_protos() {
+  local version root dir
+  version="$(grep -oP 'Include="Google.Api.CommonProtos" Version="\K[^"]+' "$REPO_ROOT/Directory.Packages.props")"
+  root="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+  dir="$root/google.api.commonprotos/$version/content/protos"
+  if [[ ! -f $dir/google/rpc/error_details.proto ]]; then
+    dotnet restore "$REPO_ROOT/src/MailGrpc.Server" -v q >&2 || return 1
+  fi
+  [[ -f $dir/google/rpc/error_details.proto ]] || { echo "google/rpc protos not found in $dir" >&2; return 1; }
+  echo "$dir"
+}
+
 # Debian's system Python carries python3-grpcio/python3-protobuf; a pyenv or venv python on PATH may not.
 PYTHON="${MAILGRPC_PYTHON:-/usr/bin/python3}"
 
@@ -17,7 +32,7 @@ CLIENT_APT_PACKAGES=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc
   python3-grpcio python3-protobuf
   golang-go protoc-gen-go protoc-gen-go-grpc golang-github-golang-protobuf-1-5-dev golang-google-grpc-dev
-  golang-google-protobuf-dev
+  golang-google-protobuf-dev golang-google-genproto-dev
 )
 
 ensure_apt_packages() {

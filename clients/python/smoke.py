@@ -4,11 +4,12 @@ Registers a password mailbox, sets its password, streams every message (each SHA
 and the expected set), acknowledges them with delete, and checks that the mailbox is empty.
 """
 
+import asyncio
 import os
 
 from mailgrpc.v1 import authorization_service_pb2 as auth
 from mailgrpc.v1 import mailbox_pb2, mailbox_service_pb2 as mbx, message_service_pb2 as msg
-from mailgrpc_client import MailGrpcClient
+from mailgrpc_client import AsyncMailGrpcClient, ErrorReason, MailGrpcClient, MailGrpcError
 
 env = os.environ
 expected = set(env["MAILGRPC_SMOKE_EXPECTED_SHA256"].split(","))
@@ -35,6 +36,22 @@ with MailGrpcClient(env["MAILGRPC_TARGET"], env["MAILGRPC_API_KEY"]) as client:
         uids.append(message.uid)
         print(f"received {message.uid}: {len(message.content)} bytes, sha256 {message.sha256}")
     assert not expected, f"{len(expected)} expected messages were not streamed"
+
+    async def asyncio_client(mailbox_id: str, count: int) -> None:
+        """The grpc.aio client on the same server: pages of one mailbox, a page of messages, a reason."""
+        async with AsyncMailGrpcClient(env["MAILGRPC_TARGET"], env["MAILGRPC_API_KEY"]) as aio:
+            ids = [m.mailbox_id async for m in aio.list_mailboxes(page_size=1)]
+            assert mailbox_id in ids, f"{mailbox_id} not listed in {ids}"
+            listed = [m.uid async for m in aio.list_messages(msg.ListMessagesRequest(mailbox_id=mailbox_id, page_size=2))]
+            assert len(listed) == count, f"asyncio list_messages: {len(listed)} of {count}"
+            try:
+                await aio.mailboxes.GetMailbox(mbx.GetMailboxRequest(mailbox_id="no-such-mailbox"))
+                raise AssertionError("GetMailbox of a missing mailbox succeeded")
+            except MailGrpcError as error:
+                assert error.reason == ErrorReason.Value("MAILBOX_NOT_FOUND"), error
+        print(f"asyncio client: {len(ids)} mailboxes in pages of 1, {count} messages in pages of 2, MAILBOX_NOT_FOUND")
+
+    asyncio.run(asyncio_client(mailbox_id, len(uids)))
 
     ack = client.messages.AcknowledgeMessages(msg.AcknowledgeMessagesRequest(
         mailbox_id=mailbox_id, consumer=consumer, uids=uids, delete=True))

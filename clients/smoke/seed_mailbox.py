@@ -3,7 +3,8 @@ Maildir (a short one, one spanning several 64 KiB chunks, one with an attachment
 comma-separated: the bytes POP3 serves (CRLF line ends) are exactly the bytes written.
 
 usage: seed_mailbox.py seed|seed-large|remove MAIL_ROOT MAIL_UID MAIL_GID PASSWD_FILE PASSWD_LOCK USER [PASSWORD]
-seed-large writes three 30 MB messages instead (for the C# client's memory measurement).
+seed-large writes three 30 MB messages instead (for the C# client's memory measurement); seed-bench writes 1,000
+messages of 50 KB (bench/sdks.sh).
 """
 
 import base64
@@ -80,6 +81,10 @@ def main() -> None:
         # 30 MB each: base64 of random bytes, 76-character lines.
         messages = [message(user, i, f"Smoke test: 30 MB #{i}", "A large attachment.", attachment=os.urandom(22_400_000))
                     for i in range(1, 4)]
+    elif action == "seed-bench":
+        # 36,900 random bytes in base64 plus headers: 50,000 bytes +- a few.
+        messages = [message(user, i, f"Benchmark #{i}", "A 50 KB message.", attachment=os.urandom(36_900))
+                    for i in range(1, 1001)]
     else:
         big_body = "\n".join(f"line {i:06d} of a message that spans several 64 KiB chunks" for i in range(6000))
         messages = [

@@ -9,7 +9,7 @@ namespace MailGrpc.Client.Tests;
 public sealed class ClientOptionsTests
 {
     [Fact]
-    public void AddMailGrpcClient_registers_the_facade_and_the_generated_clients_on_one_channel()
+    public void AddMailGrpcClient_registers_the_facade_and_the_generated_clients_through_the_client_factory()
     {
         using var provider = new ServiceCollection()
             .AddMailGrpcClient(o =>
@@ -20,10 +20,13 @@ public sealed class ClientOptionsTests
             .BuildServiceProvider();
 
         var client = provider.GetRequiredService<MailGrpcClient>();
-        Assert.Same(client, provider.GetRequiredService<MailGrpcClient>());
-        Assert.Same(client.Mailboxes, provider.GetRequiredService<MailboxService.MailboxServiceClient>());
-        Assert.Same(client.Authorization, provider.GetRequiredService<AuthorizationService.AuthorizationServiceClient>());
-        Assert.Same(client.Messages, provider.GetRequiredService<MessageService.MessageServiceClient>());
+        Assert.NotNull(client.Mailboxes);
+        Assert.NotNull(client.Authorization);
+        Assert.NotNull(client.Messages);
+        // Grpc.Net.ClientFactory knows each generated client by its type name (AddGrpcClient<T>).
+        var factory = provider.GetRequiredService<Grpc.Net.ClientFactory.GrpcClientFactory>();
+        Assert.NotNull(factory.CreateClient<MailboxService.MailboxServiceClient>(nameof(MailboxService.MailboxServiceClient)));
+        Assert.NotNull(factory.CreateClient<MessageService.MessageServiceClient>(nameof(MessageService.MessageServiceClient)));
     }
 
     [Theory]

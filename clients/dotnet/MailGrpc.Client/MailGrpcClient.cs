@@ -27,9 +27,9 @@ public sealed class MailGrpcClient : IDisposable
         ("mailgrpc.v1.MessageService", "GetMessage"),
     ];
 
-    private readonly GrpcChannel _channel;
+    private readonly GrpcChannel? _channel;
 
-    /// <summary>Creates a client and its channel.</summary>
+    /// <summary>Creates a client and its own channel (without dependency injection; dispose it to close the channel).</summary>
     /// <param name="options">Address, API key, TLS, deadlines and retries.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">The options are invalid (see the message).</exception>
@@ -41,18 +41,27 @@ public sealed class MailGrpcClient : IDisposable
             throw new ArgumentException(problem, nameof(options));
         }
 
-        _channel = GrpcChannel.ForAddress(options.Address!, new GrpcChannelOptions
-        {
-            HttpHandler = CreateHandler(options),
-            ServiceConfig = CreateServiceConfig(options.MaxAttempts),
-            // Chunks are at most 64 KiB; the default 4 MB limit leaves room for large envelopes and pages.
-            MaxReceiveMessageSize = 16 * 1024 * 1024,
-            DisposeHttpClient = true,
-        });
-        var invoker = _channel.Intercept(new CallDefaultsInterceptor(options.ApiKey!, options.UnaryDeadline, options.StreamDeadline, TimeProvider.System));
+        var channelOptions = new GrpcChannelOptions { HttpHandler = CreateHandler(options), DisposeHttpClient = true };
+        ConfigureChannel(channelOptions, options);
+        _channel = GrpcChannel.ForAddress(options.Address!, channelOptions);
+        var invoker = _channel.Intercept(CreateInterceptors(options, TimeProvider.System));
         Mailboxes = new MailboxService.MailboxServiceClient(invoker);
         Authorization = new AuthorizationService.AuthorizationServiceClient(invoker);
         Messages = new MessageService.MessageServiceClient(invoker);
+    }
+
+    /// <summary>
+    /// Wraps generated clients that already carry the API key, deadlines, retries and error translation (what
+    /// <c>services.AddMailGrpcClient(...)</c> registers through Grpc.Net.ClientFactory).
+    /// </summary>
+    /// <param name="mailboxes">The MailboxService client.</param>
+    /// <param name="authorization">The AuthorizationService client.</param>
+    /// <param name="messages">The MessageService client.</param>
+    public MailGrpcClient(MailboxService.MailboxServiceClient mailboxes, AuthorizationService.AuthorizationServiceClient authorization, MessageService.MessageServiceClient messages)
+    {
+        Mailboxes = mailboxes ?? throw new ArgumentNullException(nameof(mailboxes));
+        Authorization = authorization ?? throw new ArgumentNullException(nameof(authorization));
+        Messages = messages ?? throw new ArgumentNullException(nameof(messages));
     }
 
     /// <summary>The generated client of <c>MailboxService</c> (register, read, update, delete, diagnose mailboxes).</summary>
@@ -63,6 +72,49 @@ public sealed class MailGrpcClient : IDisposable
 
     /// <summary>The generated client of <c>MessageService</c> (raw frames; prefer the methods below for content).</summary>
     public MessageService.MessageServiceClient Messages { get; }
+
+    /// <summary>Every mailbox of the caller's tenant, fetching pages of <paramref name="pageSize"/> as the caller iterates.</summary>
+    /// <param name="pageSize">Mailboxes per page (0: the server's default of 50).</param>
+    /// <param name="cancellationToken">Cancels the current page's call and the iteration.</param>
+    /// <returns>The mailboxes, ordered by id.</returns>
+    /// <exception cref="MailGrpcException">The server refused a page.</exception>
+    public async IAsyncEnumerable<Mailbox> ListMailboxesAsync(int pageSize = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var request = new ListMailboxesRequest { PageSize = pageSize };
+        do
+        {
+            var page = await Mailboxes.ListMailboxesAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+            foreach (var mailbox in page.Mailboxes)
+            {
+                yield return mailbox;
+            }
+
+            request.PageToken = page.NextPageToken;
+        }
+        while (request.PageToken.Length > 0);
+    }
+
+    /// <summary>Every message of a mailbox (uid, size; headers when asked), a page at a time as the caller iterates.</summary>
+    /// <param name="request">Mailbox, page size, headers, consumer; its page token is advanced here.</param>
+    /// <param name="cancellationToken">Cancels the current page's call and the iteration.</param>
+    /// <returns>The messages in server order.</returns>
+    /// <exception cref="MailGrpcException">The server refused a page.</exception>
+    public async IAsyncEnumerable<MessageInfo> ListMessagesAsync(ListMessagesRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request = request.Clone();
+        do
+        {
+            var page = await Messages.ListMessagesAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+            foreach (var message in page.Messages)
+            {
+                yield return message;
+            }
+
+            request.PageToken = page.NextPageToken;
+        }
+        while (request.PageToken.Length > 0);
+    }
 
     /// <summary>
     /// Streams messages as whole, SHA-256-verified messages. Memory stays at about one message: each yielded message's
@@ -178,7 +230,7 @@ public sealed class MailGrpcClient : IDisposable
     }
 
     /// <summary>Closes the channel.</summary>
-    public void Dispose() => _channel.Dispose();
+    public void Dispose() => _channel?.Dispose();
 
     /// <summary>Returns why the options are invalid, or null.</summary>
     internal static string? Validate(MailGrpcClientOptions options)
@@ -211,7 +263,19 @@ public sealed class MailGrpcClient : IDisposable
         return null;
     }
 
-    private static SocketsHttpHandler CreateHandler(MailGrpcClientOptions options)
+    /// <summary>The call pipeline: errors become <see cref="MailGrpcException"/>; the API key and default deadlines are added.</summary>
+    internal static Interceptor[] CreateInterceptors(MailGrpcClientOptions options, TimeProvider time) =>
+        [new ErrorTranslationInterceptor(), new CallDefaultsInterceptor(options.ApiKey!, options.UnaryDeadline, options.StreamDeadline, time)];
+
+    /// <summary>Retries (the service config) and message size limits, for both ways of creating the channel.</summary>
+    internal static void ConfigureChannel(GrpcChannelOptions channel, MailGrpcClientOptions options)
+    {
+        channel.ServiceConfig = CreateServiceConfig(options.MaxAttempts);
+        // Chunks are at most 64 KiB; the default 4 MB limit leaves room for large envelopes and pages.
+        channel.MaxReceiveMessageSize = 16 * 1024 * 1024;
+    }
+
+    internal static SocketsHttpHandler CreateHandler(MailGrpcClientOptions options)
     {
         var handler = new SocketsHttpHandler
         {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 )
+
+// Version is the version of the contract and of every MailGrpc SDK (the repository's VERSION file).
+const Version = "0.2.0"
 
 // Options says where and how to reach a MailGrpc server.
 type Options struct {
@@ -25,27 +29,20 @@ type Options struct {
 	// plaintext HTTP/2 (loopback and trusted networks).
 	TLS    bool
 	CAFile string
-	// UnaryTimeout is the deadline of a unary call whose context has none; 30 s when zero.
+	// UnaryTimeout is the deadline of a unary call whose context has none; 30 s when zero. Streams get none.
 	UnaryTimeout time.Duration
+	// Retry is the retry policy of idempotent reads (see RetryPolicy); the zero value is the default policy.
+	Retry RetryPolicy
 }
 
-// Client holds the generated stubs on one connection.
+// Client holds the generated stubs on one connection. Every call adds the API key and default deadline, retries
+// idempotent reads on UNAVAILABLE, and returns an *Error for a refused call.
 type Client struct {
 	conn          *grpc.ClientConn
 	Mailboxes     pb.MailboxServiceClient
 	Authorization pb.AuthorizationServiceClient
 	Messages      pb.MessageServiceClient
 }
-
-// Retries for idempotent reads on UNAVAILABLE (grpc-go before 1.40 applies them only with GRPC_GO_RETRY=on).
-const serviceConfig = `{"methodConfig":[{"name":[
- {"service":"mailgrpc.v1.MailboxService","method":"GetMailbox"},
- {"service":"mailgrpc.v1.MailboxService","method":"ListMailboxes"},
- {"service":"mailgrpc.v1.AuthorizationService","method":"GetAuthorizationStatus"},
- {"service":"mailgrpc.v1.MessageService","method":"ListMessages"},
- {"service":"mailgrpc.v1.MessageService","method":"StreamMessages"},
- {"service":"mailgrpc.v1.MessageService","method":"GetMessage"}],
- "retryPolicy":{"maxAttempts":4,"initialBackoff":"0.2s","maxBackoff":"2s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
 
 // Dial connects (lazily) to a MailGrpc server.
 func Dial(options Options) (*Client, error) {
@@ -78,17 +75,23 @@ func Dial(options Options) (*Client, error) {
 	withKey := func(ctx context.Context) context.Context {
 		return metadata.AppendToOutgoingContext(ctx, "x-api-key", options.APIKey)
 	}
-	conn, err := grpc.Dial(options.Target, transport, grpc.WithDefaultServiceConfig(serviceConfig),
+	retry := unaryRetry(options.Retry)
+	conn, err := grpc.Dial(options.Target, transport,
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16*1024*1024)),
 		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply interface{}, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			if _, ok := ctx.Deadline(); !ok {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, unaryTimeout)
 				defer cancel()
 			}
-			return invoker(withKey(ctx), method, req, reply, cc, opts...)
+			return AsError(retry(withKey(ctx), method, req, reply, cc, invoker, opts...))
 		}),
 		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			return streamer(withKey(ctx), desc, cc, method, opts...)
+			stream, err := streamer(withKey(ctx), desc, cc, method, opts...)
+			if err != nil {
+				return nil, AsError(err)
+			}
+			return errorStream{stream}, nil
 		}))
 	if err != nil {
 		return nil, err
@@ -96,10 +99,21 @@ func Dial(options Options) (*Client, error) {
 	return &Client{conn: conn, Mailboxes: pb.NewMailboxServiceClient(conn), Authorization: pb.NewAuthorizationServiceClient(conn), Messages: pb.NewMessageServiceClient(conn)}, nil
 }
 
+// errorStream returns an *Error for a stream the server ended with a refusal.
+type errorStream struct{ grpc.ClientStream }
+
+func (s errorStream) RecvMsg(m interface{}) error {
+	if err := s.ClientStream.RecvMsg(m); err != io.EOF {
+		return AsError(err)
+	}
+	return io.EOF
+}
+
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// StreamMessages starts StreamMessages and returns a reader of whole, SHA-256-verified messages.
+// StreamMessages starts StreamMessages and returns a reader of whole, SHA-256-verified messages. Cancel ctx to stop
+// the stream early.
 func (c *Client) StreamMessages(ctx context.Context, request *pb.StreamMessagesRequest) (*MessageReader, error) {
 	stream, err := c.Messages.StreamMessages(ctx, request)
 	if err != nil {
@@ -112,4 +126,54 @@ func (c *Client) StreamMessages(ctx context.Context, request *pb.StreamMessagesR
 		}
 		return response.GetFrame(), nil
 	}), nil
+}
+
+// Pager returns the items of a paged listing one at a time, fetching the next page when the current one is used up.
+// Next returns io.EOF after the last item.
+type Pager[T any] struct {
+	fetch func(pageToken string) ([]T, string, error)
+	items []T
+	token string
+	done  bool
+}
+
+// Next returns the next item, io.EOF after the last one, or the error of fetching a page.
+func (p *Pager[T]) Next() (T, error) {
+	var zero T
+	for len(p.items) == 0 {
+		if p.done {
+			return zero, io.EOF
+		}
+		items, next, err := p.fetch(p.token)
+		if err != nil {
+			return zero, err
+		}
+		p.items, p.token, p.done = items, next, next == ""
+	}
+	item := p.items[0]
+	p.items = p.items[1:]
+	return item, nil
+}
+
+// ListMailboxes pages through every mailbox of the tenant (pageSize 0: the server's default).
+func (c *Client) ListMailboxes(ctx context.Context, pageSize int32) *Pager[*pb.Mailbox] {
+	return &Pager[*pb.Mailbox]{fetch: func(token string) ([]*pb.Mailbox, string, error) {
+		page, err := c.Mailboxes.ListMailboxes(ctx, &pb.ListMailboxesRequest{PageSize: pageSize, PageToken: token})
+		if err != nil {
+			return nil, "", err
+		}
+		return page.GetMailboxes(), page.GetNextPageToken(), nil
+	}}
+}
+
+// ListMessages pages through every message of a mailbox (uid, size; headers when asked).
+func (c *Client) ListMessages(ctx context.Context, request *pb.ListMessagesRequest) *Pager[*pb.MessageInfo] {
+	return &Pager[*pb.MessageInfo]{fetch: func(token string) ([]*pb.MessageInfo, string, error) {
+		page, err := c.Messages.ListMessages(ctx, &pb.ListMessagesRequest{MailboxId: request.GetMailboxId(), PageSize: request.GetPageSize(),
+			IncludeHeaders: request.GetIncludeHeaders(), Consumer: request.GetConsumer(), PageToken: token})
+		if err != nil {
+			return nil, "", err
+		}
+		return page.GetMessages(), page.GetNextPageToken(), nil
+	}}
 }

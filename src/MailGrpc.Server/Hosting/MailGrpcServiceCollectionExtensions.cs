@@ -34,7 +34,7 @@ internal static class MailGrpcServiceCollectionExtensions
             options.Interceptors.Add<ApiKeyInterceptor>();
             options.EnableDetailedErrors = false;
         });
-        services.AddGrpcReflection();
+        services.AddMailGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<StateStoreHealthCheck>("state-store");
 
         // Callers.

@@ -1,6 +1,12 @@
-"""MailGrpc client: the generated stubs on one channel with the API key on every call, and whole-message streams."""
+"""MailGrpc client: the generated stubs on one channel with the API key, deadlines and retries, MailGrpcError for
+refused calls, and whole-message streams (blocking grpcio and asyncio grpc.aio)."""
 
-from mailgrpc_client.client import MailGrpcClient
-from mailgrpc_client.messages import MessageIntegrityError, ReceivedMessage, read_messages
+from mailgrpc.v1.error_reason_pb2 import ErrorReason
+from mailgrpc_client.client import AsyncMailGrpcClient, MailGrpcClient, service_config
+from mailgrpc_client.errors import MailGrpcError
+from mailgrpc_client.messages import MessageIntegrityError, ReceivedMessage, read_messages, read_messages_async
 
-__all__ = ["MailGrpcClient", "MessageIntegrityError", "ReceivedMessage", "read_messages"]
+__version__ = "0.2.0"
+
+__all__ = ["AsyncMailGrpcClient", "ErrorReason", "MailGrpcClient", "MailGrpcError", "MessageIntegrityError",
+           "ReceivedMessage", "read_messages", "read_messages_async", "service_config", "__version__"]

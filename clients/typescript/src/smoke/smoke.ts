@@ -10,7 +10,7 @@ const env = (name: string) => {
   return value;
 };
 
-const client = createMailGrpcClient({ address: env("MAILGRPC_ADDRESS"), apiKey: env("MAILGRPC_API_KEY"), timeoutMs: 60_000 });
+const client = createMailGrpcClient({ address: env("MAILGRPC_ADDRESS"), apiKey: env("MAILGRPC_API_KEY"), unaryTimeoutMs: 60_000 });
 const expected = new Set(env("MAILGRPC_SMOKE_EXPECTED_SHA256").split(","));
 const consumer = "smoke-typescript";
 

@@ -1,0 +1,82 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from typing import ClassVar as _ClassVar
+
+ACCESS_DENIED: ErrorReason
+API_KEY_INVALID: ErrorReason
+API_KEY_MISSING: ErrorReason
+AUTH_METHOD_REQUIRED: ErrorReason
+CANCELLED: ErrorReason
+CLIENT_CREDENTIALS_NOT_SUPPORTED: ErrorReason
+CREDENTIAL_UNREADABLE: ErrorReason
+DEADLINE_EXCEEDED: ErrorReason
+DESCRIPTOR: _descriptor.FileDescriptor
+DEVICE_CODE_EXPIRED: ErrorReason
+DEVICE_FLOW_NOT_SUPPORTED: ErrorReason
+ERROR_REASON_UNSPECIFIED: ErrorReason
+ETAG_MISMATCH: ErrorReason
+HOST_NOT_ALLOWED: ErrorReason
+INTERNAL: ErrorReason
+INVALID_ARGUMENT: ErrorReason
+INVALID_CALLBACK: ErrorReason
+INVALID_CONSUMER: ErrorReason
+INVALID_DISPLAY_NAME: ErrorReason
+INVALID_GRANT: ErrorReason
+INVALID_HOST: ErrorReason
+INVALID_LIMIT: ErrorReason
+INVALID_MAILBOX_ID: ErrorReason
+INVALID_PAGE_SIZE: ErrorReason
+INVALID_PAGE_TOKEN: ErrorReason
+INVALID_PASSWORD: ErrorReason
+INVALID_PORT: ErrorReason
+INVALID_PROVIDER: ErrorReason
+INVALID_REFRESH_TOKEN: ErrorReason
+INVALID_SECURITY: ErrorReason
+INVALID_STATE_TRANSITION: ErrorReason
+INVALID_UID: ErrorReason
+INVALID_UIDS: ErrorReason
+INVALID_UPDATE_MASK: ErrorReason
+INVALID_USERNAME: ErrorReason
+INVALID_VIEW: ErrorReason
+MAILBOX_ALREADY_EXISTS: ErrorReason
+MAILBOX_BUSY: ErrorReason
+MAILBOX_DISABLED: ErrorReason
+MAILBOX_NOT_ACTIVE: ErrorReason
+MAILBOX_NOT_FOUND: ErrorReason
+MESSAGE_NOT_FOUND: ErrorReason
+MESSAGE_TOO_LARGE: ErrorReason
+NOT_AUTHORIZED: ErrorReason
+NOT_IMPLEMENTED: ErrorReason
+NOT_OAUTH_MAILBOX: ErrorReason
+NOT_PASSWORD_MAILBOX: ErrorReason
+NO_REDIRECT_URI: ErrorReason
+NO_REFRESH_TOKEN: ErrorReason
+OAUTH_CLIENT_REJECTED: ErrorReason
+OAUTH_PROVIDER_ERROR: ErrorReason
+OAUTH_PROVIDER_UNAVAILABLE: ErrorReason
+PKCE_VERIFICATION_FAILED: ErrorReason
+POP3_AUTH_MECHANISM_UNSUPPORTED: ErrorReason
+POP3_COMMAND_FAILED: ErrorReason
+POP3_CONNECTION_LOST: ErrorReason
+POP3_CONNECT_FAILED: ErrorReason
+POP3_CREDENTIAL_REFUSED: ErrorReason
+POP3_DELETE_NOT_COMMITTED: ErrorReason
+POP3_LEASE_LOST: ErrorReason
+POP3_STARTTLS_UNSUPPORTED: ErrorReason
+POP3_TIMEOUT: ErrorReason
+POP3_TLS_FAILED: ErrorReason
+POP3_UIDL_UNSUPPORTED: ErrorReason
+REAUTHORIZATION_REQUIRED: ErrorReason
+REDIRECT_URI_NOT_ALLOWED: ErrorReason
+REFRESH_LOCK_TIMEOUT: ErrorReason
+SERVER_REQUIRED: ErrorReason
+STATE_ALREADY_USED: ErrorReason
+STATE_EXPIRED: ErrorReason
+STATE_NOT_FOUND: ErrorReason
+STATE_TENANT_MISMATCH: ErrorReason
+STORE_UNAVAILABLE: ErrorReason
+TIMEOUT: ErrorReason
+UNKNOWN_OAUTH_CLIENT: ErrorReason
+
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
