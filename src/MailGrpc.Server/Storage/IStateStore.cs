@@ -17,6 +17,14 @@ internal interface IStateStore
     /// <summary>Checks the store answers (health).</summary>
     Task<bool> PingAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Null when the store can serve the whole mailbox keyspace (readiness), else the condition that stops it: on Redis
+    /// Cluster every slot must have a reachable master and the cluster must say <c>cluster_state:ok</c>; on one Redis (or
+    /// Sentinel) a primary must answer a keyed read (so <c>LOADING</c> counts too).
+    /// </summary>
+    /// <remarks>Default: serving (decorators that wrap a store in tests need not forward it).</remarks>
+    Task<string?> ServingProblemAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
     // Versioned documents (mailboxes, token sets).
     Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken);
 

@@ -13,6 +13,8 @@ internal sealed class InMemoryStateStore(TimeProvider time) : IStateStore
 
     public bool IsEmbedded => true;
 
+    public Task<string?> ServingProblemAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
     public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);
 
     public Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken)

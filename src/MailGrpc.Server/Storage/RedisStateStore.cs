@@ -47,6 +47,8 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
     private static readonly RedisValue ValueField = "v";
     private static readonly RedisValue VersionField = "e";
 
+    private const string HealthProbeKey = "mailgrpc:{health}:probe";
+
     private IDatabase Db => redis.GetDatabase();
 
     public bool IsEmbedded => false;
@@ -62,6 +64,73 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
         {
             return false;
         }
+    }
+
+    public async Task<string?> ServingProblemAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var servers = redis.GetServers();
+            if (servers.Any(s => s.ServerType == ServerType.Cluster))
+            {
+                return await ClusterServingProblemAsync(servers, cancellationToken);
+            }
+
+            if (!servers.Any(s => s.IsConnected && !s.IsReplica))
+            {
+                return "NO_PRIMARY";
+            }
+
+            // A keyed read reaches the primary the data lives on and fails while it is LOADING.
+            await Db.KeyExistsAsync(HealthProbeKey).WaitAsync(cancellationToken);
+            return null;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return StoreConditions.Classify(ex) ?? ex.GetType().Name;
+        }
+    }
+
+    private async Task<string?> ClusterServingProblemAsync(IServer[] servers, CancellationToken cancellationToken)
+    {
+        var entry = servers.FirstOrDefault(s => s.IsConnected && s.ServerType == ServerType.Cluster);
+        if (entry is null)
+        {
+            return "CONNECTION_NONE";
+        }
+
+        // The node's own view, fresh (the multiplexer's copy may be from before a failover).
+        var info = (string?)await entry.ExecuteAsync("CLUSTER", "INFO").WaitAsync(cancellationToken) ?? string.Empty;
+        if (!info.Contains("cluster_state:ok", StringComparison.Ordinal))
+        {
+            return "CLUSTERDOWN";
+        }
+
+        var nodes = await entry.ClusterNodesAsync().WaitAsync(cancellationToken);
+        if (nodes is null)
+        {
+            return "CLUSTERDOWN";
+        }
+
+        var covered = 0;
+        foreach (var node in nodes.Nodes)
+        {
+            if (node.IsReplica || node.Slots.Count == 0)
+            {
+                continue;
+            }
+
+            // "fail?" (suspected) and "fail": the master of these slots is down and no replica has taken over yet.
+            if (node.IsNoAddr || node.Raw.Contains("fail", StringComparison.Ordinal) || node.EndPoint is null)
+            {
+                return "MASTERDOWN";
+            }
+
+            await redis.GetServer(node.EndPoint).PingAsync().WaitAsync(cancellationToken);
+            covered += node.Slots.Sum(r => r.To - r.From + 1);
+        }
+
+        return covered == 16384 ? null : "CLUSTERDOWN";
     }
 
     public async Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken)
