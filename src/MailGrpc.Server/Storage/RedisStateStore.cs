@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using MailGrpc.Server.Configuration;
 using StackExchange.Redis;
 
 namespace MailGrpc.Server.Storage;
@@ -10,8 +11,14 @@ namespace MailGrpc.Server.Storage;
 /// hashes <c>{v: value, e: version}</c>; compare-and-set runs as a Lua script, so it is atomic on one node and, because
 /// each script touches one key, valid on Redis Cluster.
 /// </summary>
-internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStore
+internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, RedisOptions options, ILogger<RedisStateStore> logger) : IStateStore
 {
+    /// <summary>With the default options (tests that build a store by hand).</summary>
+    public RedisStateStore(IConnectionMultiplexer redis)
+        : this(redis, new RedisOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisStateStore>.Instance)
+    {
+    }
+
     private const string PutVersionedScript = """
         local cur = redis.call('HGET', KEYS[1], 'e')
         if ARGV[2] == '' then
@@ -151,7 +158,13 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
             PutVersionedScript,
             [key],
             [value, expectedVersion ?? string.Empty, newVersion]);
-        return result.IsNull ? null : newVersion;
+        if (result.IsNull)
+        {
+            return null;
+        }
+
+        await AfterCredentialWriteAsync(key, cancellationToken);
+        return newVersion;
     }
 
     public async Task<bool> DeleteVersionedAsync(string key, string expectedVersion, CancellationToken cancellationToken)
@@ -166,8 +179,30 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
         return value.IsNull ? null : (byte[])value!;
     }
 
-    public Task SetAsync(string key, byte[] value, TimeSpan? expiry, CancellationToken cancellationToken) =>
-        Db.StringSetAsync(key, value, expiry, When.Always);
+    public async Task SetAsync(string key, byte[] value, TimeSpan? expiry, CancellationToken cancellationToken)
+    {
+        await Db.StringSetAsync(key, value, expiry, When.Always);
+        await AfterCredentialWriteAsync(key, cancellationToken);
+    }
+
+    // Credentials are the one state whose loss is fatal (a strict provider revokes the grant when an old refresh token is
+    // replayed), so their writes wait for a replica. Everything else can be recreated or retried.
+    private async Task AfterCredentialWriteAsync(string key, CancellationToken cancellationToken)
+    {
+        if (options.DurableWriteReplicas <= 0 || !StoreKeys.IsCredential(key))
+        {
+            return;
+        }
+
+        var acknowledged = await WaitForReplicasAsync(key, options.DurableWriteReplicas, options.DurableWriteTimeout, CancellationToken.None);
+        if (acknowledged < 0)
+        {
+            LogReplicasMissing(logger, options.DurableWriteReplicas, options.DurableWriteTimeout);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A credential write did not reach {Replicas} replica(s) within {Timeout}; it stands on the master only until replication catches up.")]
+    private static partial void LogReplicasMissing(ILogger logger, int replicas, TimeSpan timeout);
 
     public Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken) =>
         Db.StringSetAsync(key, value, expiry, When.NotExists);
@@ -231,6 +266,52 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
             skip: 0,
             take: count).WaitAsync(cancellationToken);
         return values.Select(v => v.ToString()).ToArray();
+    }
+
+    public async Task<bool> IndexContainsAsync(string key, string member, CancellationToken cancellationToken) =>
+        (await Db.SortedSetScoreAsync(key, member).WaitAsync(cancellationToken)).HasValue;
+
+    public async Task<KeyScanPage> ScanAsync(string pattern, string cursor, int count, CancellationToken cancellationToken)
+    {
+        // Cursor "<master index>:<SCAN cursor>" over the masters in endpoint order: a cluster's keys are spread over them.
+        var masters = redis.GetServers().Where(s => s.IsConnected && !s.IsReplica).OrderBy(s => s.EndPoint.ToString(), StringComparer.Ordinal).ToArray();
+        var (index, position) = (0, "0");
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            var colon = cursor.IndexOf(':', StringComparison.Ordinal);
+            index = int.Parse(cursor.AsSpan(0, colon), System.Globalization.CultureInfo.InvariantCulture);
+            position = cursor[(colon + 1)..];
+        }
+
+        if (index >= masters.Length)
+        {
+            return new KeyScanPage([], string.Empty);
+        }
+
+        var reply = await masters[index].ExecuteAsync("SCAN", position, "MATCH", pattern, "COUNT", count).WaitAsync(cancellationToken);
+        var parts = (RedisResult[])reply!;
+        var next = (string)parts[0]!;
+        var keys = ((RedisResult[])parts[1]!).Select(k => (string)k!).ToArray();
+        var nextCursor = next != "0" ? $"{index}:{next}" : index + 1 < masters.Length ? $"{index + 1}:0" : string.Empty;
+        return new KeyScanPage(keys, nextCursor);
+    }
+
+    public async Task<long> WaitForReplicasAsync(string key, int replicas, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). WAIT for more replicas than
+        // are attached would block until the time-out, so ask ROLE first: a single Redis without replicas never stalls.
+        var server = redis.GetServer(key, flags: CommandFlags.DemandMaster);
+        var role = (RedisResult[])(await server.ExecuteAsync("ROLE").WaitAsync(cancellationToken))!;
+        var attached = role.Length >= 3 && (string?)role[0] == "master" ? ((RedisResult[])role[2]!).Length : 0;
+        var wanted = Math.Min(replicas, attached);
+        if (wanted <= 0)
+        {
+            return 0;
+        }
+
+        var reply = await server.ExecuteAsync("WAIT", wanted, (long)timeout.TotalMilliseconds).WaitAsync(cancellationToken);
+        var acknowledged = (long)reply;
+        return acknowledged >= wanted ? acknowledged : -1;
     }
 
     private static RedisValue[] ToValues(IReadOnlyList<string> members) => members.Select(m => (RedisValue)m).ToArray();
