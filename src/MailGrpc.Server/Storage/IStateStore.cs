@@ -79,7 +79,8 @@ internal interface IStateStore
     Task<IReadOnlyList<string>> IndexRangeAsync(string key, string? after, int count, CancellationToken cancellationToken);
 
     /// <summary>True when <paramref name="member"/> is in the ordered index.</summary>
-    Task<bool> IndexContainsAsync(string key, string member, CancellationToken cancellationToken);
+    /// <remarks>Default: not supported (only the reconciler asks, for keys a store's own scan returned).</remarks>
+    Task<bool> IndexContainsAsync(string key, string member, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     // Maintenance (the reconciler).
 

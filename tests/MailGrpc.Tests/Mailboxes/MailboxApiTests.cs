@@ -38,8 +38,10 @@ public sealed class MailboxApiTests(RegistryHosts hosts) : IClassFixture<Registr
         var read = (await client.GetMailboxAsync(new GetMailboxRequest { MailboxId = id })).Mailbox;
         Assert.Equal(created, read);
 
+        // The same request again is a retry (its reply may have been lost): OK, the same mailbox. Another one is refused.
+        Assert.Equal(created, (await client.CreateMailboxAsync(new CreateMailboxRequest { MailboxId = id, Mailbox = PasswordMailbox() })).Mailbox);
         await RpcAssert.FailsAsync(StatusCode.AlreadyExists, "MAILBOX_ALREADY_EXISTS",
-            async () => await client.CreateMailboxAsync(new CreateMailboxRequest { MailboxId = id, Mailbox = PasswordMailbox() }));
+            async () => await client.CreateMailboxAsync(new CreateMailboxRequest { MailboxId = id, Mailbox = PasswordMailbox("mallory@example.com") }));
 
         var update = new UpdateMailboxRequest
         {
