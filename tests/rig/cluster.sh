@@ -38,7 +38,7 @@ start_node() {
     --save '' --appendonly no \
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 1000 \
     --cluster-announce-ip 127.0.0.1 --cluster-replica-validity-factor 0 \
-    --cluster-require-full-coverage yes </dev/null >>"$dir/redis.log" 2>&1 9>&-
+    --cluster-require-full-coverage yes </dev/null >>"$dir/redis.log" 2>&1 8>&- 9>&-
 }
 
 stop_node() {

@@ -56,6 +56,8 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
 
     private const string HealthProbeKey = "mailgrpc:{health}:probe";
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SlotRange, string> _probeKeys = new();
+
     private IDatabase Db => redis.GetDatabase();
 
     public bool IsEmbedded => false;
@@ -101,24 +103,14 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
     private async Task<string?> ClusterServingProblemAsync(IServer[] servers, CancellationToken cancellationToken)
     {
         var entry = servers.FirstOrDefault(s => s.IsConnected && s.ServerType == ServerType.Cluster);
-        if (entry is null)
+        if (entry?.ClusterConfiguration is not { } nodes)
         {
             return "CONNECTION_NONE";
         }
 
-        // The node's own view, fresh (the multiplexer's copy may be from before a failover).
-        var info = (string?)await entry.ExecuteAsync("CLUSTER", "INFO").WaitAsync(cancellationToken) ?? string.Empty;
-        if (!info.Contains("cluster_state:ok", StringComparison.Ordinal))
-        {
-            return "CLUSTERDOWN";
-        }
-
-        var nodes = await entry.ClusterNodesAsync().WaitAsync(cancellationToken);
-        if (nodes is null)
-        {
-            return "CLUSTERDOWN";
-        }
-
+        // The multiplexer's view of the cluster (refreshed on MOVED and on connection failures; CLUSTER commands need admin
+        // mode). Each master's slots are probed with a keyed read, which goes where a mailbox command would go and fails
+        // (CLUSTERDOWN, LOADING, a refused connection) just as it would.
         var covered = 0;
         foreach (var node in nodes.Nodes)
         {
@@ -127,18 +119,35 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
                 continue;
             }
 
-            // "fail?" (suspected) and "fail": the master of these slots is down and no replica has taken over yet.
-            if (node.IsNoAddr || node.Raw.Contains("fail", StringComparison.Ordinal) || node.EndPoint is null)
+            if (node.IsNoAddr || node.Raw.Contains("fail", StringComparison.Ordinal))
             {
                 return "MASTERDOWN";
             }
 
-            await redis.GetServer(node.EndPoint).PingAsync().WaitAsync(cancellationToken);
-            covered += node.Slots.Sum(r => r.To - r.From + 1);
+            foreach (var range in node.Slots)
+            {
+                await Db.KeyExistsAsync(ProbeKeyFor(range), CommandFlags.DemandMaster).WaitAsync(cancellationToken);
+                covered += range.To - range.From + 1;
+            }
         }
 
         return covered == 16384 ? null : "CLUSTERDOWN";
     }
+
+    // A key whose hash slot lies in the range (found by trying names; cached, a cluster has few ranges).
+    private string ProbeKeyFor(SlotRange range) =>
+        _probeKeys.GetOrAdd(range, r =>
+        {
+            for (var i = 0; ; i++)
+            {
+                var key = "mailgrpc:{health-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}:probe";
+                var slot = redis.HashSlot(key);
+                if (slot >= r.From && slot <= r.To)
+                {
+                    return key;
+                }
+            }
+        });
 
     public async Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken)
     {
@@ -301,8 +310,8 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). WAIT for more replicas than
         // are attached would block until the time-out, so ask ROLE first: a single Redis without replicas never stalls.
         var server = redis.GetServer(key, flags: CommandFlags.DemandMaster);
-        var role = (RedisResult[])(await server.ExecuteAsync("ROLE").WaitAsync(cancellationToken))!;
-        var attached = role.Length >= 3 && (string?)role[0] == "master" ? ((RedisResult[])role[2]!).Length : 0;
+        var role = await server.RoleAsync().WaitAsync(cancellationToken);
+        var attached = role is Role.Master master ? master.Replicas.Count : 0;
         var wanted = Math.Min(replicas, attached);
         if (wanted <= 0)
         {
