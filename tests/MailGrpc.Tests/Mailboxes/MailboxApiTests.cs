@@ -211,4 +211,15 @@ public sealed class MailboxApiTests(RegistryHosts hosts) : IClassFixture<Registr
         var created = (await client.CreateMailboxAsync(new CreateMailboxRequest { Mailbox = PasswordMailbox(host: "pop.does-not-exist.invalid") })).Mailbox;
         Assert.Equal("pop.does-not-exist.invalid", created.Server.Host);
     }
+
+    [Theory]
+    [InlineData("Pop.Example.COM.", "pop.example.com")]
+    [InlineData("pop.bücher.example", "pop.xn--bcher-kva.example")]
+    [InlineData("POP.XN--BCHER-KVA.EXAMPLE", "pop.xn--bcher-kva.example")]
+    public async Task Hosts_are_stored_in_one_normalized_spelling(string given, string stored)
+    {
+        var client = hosts.Embedded.Mailboxes(hosts.A.ApiKey);
+        var created = (await client.CreateMailboxAsync(new CreateMailboxRequest { Mailbox = PasswordMailbox(host: given) })).Mailbox;
+        Assert.Equal(stored, created.Server.Host);
+    }
 }
