@@ -65,6 +65,7 @@ public sealed class BadRequestTests(RegistryHosts hosts) : IClassFixture<Registr
         new("host instance-data (AWS)", StatusCode.PermissionDenied, "HOST_NOT_ALLOWED", Create(m => m.Server.Host = "instance-data")),
         new("host ｌｏｃａｌｈｏｓｔ (full-width, IDNA maps it)", StatusCode.PermissionDenied, "HOST_NOT_ALLOWED", Create(m => m.Server.Host = "ｌｏｃａｌｈｏｓｔ")),
         new("host with two trailing dots", StatusCode.InvalidArgument, "INVALID_HOST", Create(m => m.Server.Host = "pop.example.com..")),
+        new("DiagnoseMailbox with a 100,000-character id", StatusCode.InvalidArgument, "INVALID_MAILBOX_ID", async c => await c.DiagnoseMailboxAsync(new DiagnoseMailboxRequest { MailboxId = new string('x', 100_000) })),
         new("missing mailbox", StatusCode.InvalidArgument, "INVALID_ARGUMENT", async c => await c.CreateMailboxAsync(new CreateMailboxRequest())),
         new("garbage page token", StatusCode.InvalidArgument, "INVALID_PAGE_TOKEN", async c => await c.ListMailboxesAsync(new ListMailboxesRequest { PageToken = "garbage!!" })),
         new("forged page token", StatusCode.InvalidArgument, "INVALID_PAGE_TOKEN", async c => await c.ListMailboxesAsync(new ListMailboxesRequest { PageToken = "eyJWIjoxLCJUIjoib3RoZXIiLCJLIjoibWFpbGJveGVzIiwiUCI6ImEifQ" })),
