@@ -58,6 +58,8 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<SlotRange, string> _probeKeys = new();
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, (int Count, long Until)> _replicaCounts = new();
+
     private IDatabase Db => redis.GetDatabase();
 
     public bool IsEmbedded => false;
@@ -210,6 +212,21 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         }
     }
 
+    // ROLE once per node every few seconds, not per write.
+    private async Task<int> AttachedReplicasAsync(IServer server, CancellationToken cancellationToken)
+    {
+        var now = Environment.TickCount64;
+        if (_replicaCounts.TryGetValue(server.EndPoint, out var cached) && cached.Until > now)
+        {
+            return cached.Count;
+        }
+
+        var role = await server.RoleAsync().WaitAsync(cancellationToken);
+        var count = role is Role.Master master ? master.Replicas.Count : 0;
+        _replicaCounts[server.EndPoint] = (count, now + 5_000);
+        return count;
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "A credential write did not reach {Replicas} replica(s) within {Timeout}; it stands on the master only until replication catches up.")]
     private static partial void LogReplicasMissing(ILogger logger, int replicas, TimeSpan timeout);
 
@@ -310,8 +327,7 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). WAIT for more replicas than
         // are attached would block until the time-out, so ask ROLE first: a single Redis without replicas never stalls.
         var server = redis.GetServer(key, flags: CommandFlags.DemandMaster);
-        var role = await server.RoleAsync().WaitAsync(cancellationToken);
-        var attached = role is Role.Master master ? master.Replicas.Count : 0;
+        var attached = await AttachedReplicasAsync(server, cancellationToken);
         var wanted = Math.Min(replicas, attached);
         if (wanted <= 0)
         {

@@ -195,6 +195,23 @@ public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHel
         await cluster.RestoreAsync();
     }
 
+    [Fact]
+    public async Task Credential_writes_wait_for_a_replica_on_the_cluster_and_never_stall_a_single_redis()
+    {
+        using var clusterConnection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
+        var onCluster = new RedisStateStore(clusterConnection);
+        var key = StoreKeys.Credential("durable", "mbx-" + Guid.NewGuid().ToString("N")[..8]);
+        await onCluster.PutVersionedAsync(key, [1, 2, 3], "*", CancellationToken.None);
+        Assert.True(await onCluster.WaitForReplicasAsync(key, 1, TimeSpan.FromSeconds(2), CancellationToken.None) >= 1);
+        await onCluster.DeleteAsync([key], CancellationToken.None);
+
+        // The rig's single Redis has no replica: WAIT is skipped, not waited out.
+        var single = new RedisStateStore(TestRedis.Connection);
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, await single.WaitForReplicasAsync(key, 1, TimeSpan.FromSeconds(5), CancellationToken.None));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+    }
+
     internal static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
         var clock = Stopwatch.StartNew();
