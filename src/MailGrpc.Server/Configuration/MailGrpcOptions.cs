@@ -38,6 +38,22 @@ internal sealed class RedisOptions
 {
     /// <summary>A StackExchange.Redis configuration string; empty runs the embedded development store.</summary>
     public string? Configuration { get; set; }
+
+    /// <summary>
+    /// After a credential write (a rotated refresh token, a password, the MSAL cache), wait until this many replicas of the
+    /// key's master have it (Redis <c>WAIT</c>), so a failover cannot bring back a token the provider already revoked.
+    /// Capped at the replicas actually attached: a single Redis without replicas does not wait. 0 turns it off.
+    /// </summary>
+    public int DurableWriteReplicas { get; set; } = 1;
+
+    /// <summary>How long a credential write waits for its replicas; after that the write stands and a warning is logged.</summary>
+    public TimeSpan DurableWriteTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the reconciler looks for state a crash left half-done (mailboxes missing from the index, …).</summary>
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The most keys one reconciler pass examines (bounds its Redis work); the next pass continues where it stopped.</summary>
+    public int ReconcileBatchSize { get; set; } = 1000;
 }
 
 internal sealed class ApiKeyOptions

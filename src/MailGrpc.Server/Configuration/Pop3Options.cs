@@ -27,10 +27,14 @@ internal sealed class Pop3Options
     /// <summary>How often the watch poller looks for new messages.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long the per-mailbox session lease lives without renewal (a crashed replica frees it after this).</summary>
-    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long the per-mailbox session lease lives without renewal (a crashed replica frees it after this; it is renewed
+    /// every third of it). Short, so a killed replica's mailboxes are served again within seconds; keep it above the
+    /// time a Redis failover takes if sessions should ride one out.
+    /// </summary>
+    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long a call waits for another call's session on the same mailbox before MAILBOX_BUSY.</summary>
+    /// <summary>How long a call waits for another call's session on the same mailbox before MAILBOX_BUSY (3× the lease, so a dead holder's lease runs out well within it).</summary>
     public TimeSpan LeaseWait { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Messages fetched per pipelined batch (also bounded by the byte budget).</summary>

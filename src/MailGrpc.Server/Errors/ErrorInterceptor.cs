@@ -42,7 +42,9 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         }
         else
         {
-            LogMapped(logger, context.Method, error.Code, error.Reason);
+            // The store condition (CLUSTERDOWN, LOADING, …) tells an operator why Redis could not answer.
+            error.Metadata.TryGetValue(ExceptionMapper.StoreConditionKey, out var condition);
+            LogMapped(logger, context.Method, error.Code, error.Reason, condition ?? string.Empty);
         }
 
         return ExceptionMapper.ToRpcException(error);
@@ -62,6 +64,6 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected error in {Method}: {Exception}")]
     private static partial void LogUnexpected(ILogger logger, string method, string exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} failed with {StatusCode} {Reason}")]
-    private static partial void LogMapped(ILogger logger, string method, StatusCode statusCode, string reason);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} failed with {StatusCode} {Reason} {StoreCondition}")]
+    private static partial void LogMapped(ILogger logger, string method, StatusCode statusCode, string reason, string storeCondition);
 }

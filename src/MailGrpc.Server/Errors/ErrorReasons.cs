@@ -67,6 +67,7 @@ internal static class ErrorReasons
 
     // Server side.
     public const string StoreUnavailable = "STORE_UNAVAILABLE";
+    public const string ServerDraining = "SERVER_DRAINING";
     public const string Timeout = "TIMEOUT";
     public const string Internal = "INTERNAL";
     public const string NotImplemented = "NOT_IMPLEMENTED";

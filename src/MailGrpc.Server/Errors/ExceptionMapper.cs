@@ -1,7 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
-using StackExchange.Redis;
 
 namespace MailGrpc.Server.Errors;
 
@@ -12,6 +11,9 @@ namespace MailGrpc.Server.Errors;
 /// </summary>
 internal static class ExceptionMapper
 {
+    /// <summary>The ErrorInfo metadata key naming the Redis condition behind <c>STORE_UNAVAILABLE</c> (e.g. <c>CLUSTERDOWN</c>).</summary>
+    public const string StoreConditionKey = "store_condition";
+
     public static RpcException ToRpcException(Exception exception, CancellationToken callCancelled)
     {
         var error = Classify(exception, callCancelled);
@@ -45,8 +47,13 @@ internal static class ExceptionMapper
     {
         MailGrpcException mapped => mapped,
         _ when ExtraMappings(exception) is { } mapped => mapped,
-        RedisConnectionException or RedisTimeoutException =>
-            MailGrpcException.Unavailable(ErrorReasons.StoreUnavailable, "The state store (Redis) is unavailable; retry later.", exception),
+        _ when MailGrpc.Server.Storage.StoreConditions.Classify(exception) is { } condition =>
+            new MailGrpcException(
+                StatusCode.Unavailable,
+                ErrorReasons.StoreUnavailable,
+                $"The state store (Redis) is unavailable ({condition}); retry later.",
+                new Dictionary<string, string> { [StoreConditionKey] = condition },
+                exception),
         OperationCanceledException when callCancelled.IsCancellationRequested =>
             new MailGrpcException(StatusCode.Cancelled, ErrorReasons.Cancelled, "The call was cancelled."),
         OperationCanceledException or TimeoutException =>

@@ -50,6 +50,8 @@ internal static class MailGrpcServiceCollectionExtensions
         services.AddSingleton<HostGuard>();
         services.AddSingleton<MailboxRepository>();
         services.AddSingleton<MailboxManager>();
+        services.AddSingleton<MailboxReconciler>();
+        services.AddHostedService(sp => sp.GetRequiredService<MailboxReconciler>());
 
         // Tokens, passwords and OAuth flows.
         services.AddMailGrpcAuthorization(builder.Configuration);

@@ -23,14 +23,21 @@ internal static class OperationsServiceCollectionExtensions
         services.AddSingleton<LogScopeInterceptor>();
         services.Configure<GrpcServiceOptions>(o => o.Interceptors.Add<LogScopeInterceptor>());
 
+        // Innermost of all: streams see a cancellation token that also fires shortly before DrainTimeout (clean drains).
+        services.AddSingleton<ServerDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServerDrain>());
+        services.AddSingleton<DrainInterceptor>();
+        services.Configure<GrpcServiceOptions>(o => o.Interceptors.Add<DrainInterceptor>());
+
         // A Redis outage must make pods unready, not restart them all: liveness runs no dependency checks.
         services.AddHealthChecks().AddCheck("process", () => HealthCheckResult.Healthy(), tags: [LivenessService]);
         services.Configure<GrpcHealthChecksOptions>(o => o.Services.Map(LivenessService, check => check.Tags.Contains(LivenessService)));
 
         services.AddSingleton<MailboxDiagnostics>();
 
-        // Graceful shutdown: on SIGTERM Kestrel stops accepting, running calls (streams) get up to DrainTimeout to finish,
-        // then they are cancelled (their finally blocks release leases) and OpenTelemetry flushes as the host disposes it.
+        // Graceful shutdown: on SIGTERM Kestrel stops accepting, running calls (streams) get up to DrainTimeout to finish;
+        // shortly before it, open streams end with UNAVAILABLE SERVER_DRAINING (ServerDrain; their finally blocks release
+        // leases), and OpenTelemetry flushes as the host disposes it.
         services.AddOptions<HostOptions>().Configure<IOptions<MailGrpcOptions>>((host, mailGrpc) => host.ShutdownTimeout = mailGrpc.Value.Shutdown.DrainTimeout);
 
         return builder;

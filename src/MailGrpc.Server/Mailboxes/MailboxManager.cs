@@ -173,7 +173,16 @@ internal sealed class MailboxManager(
     public async Task DeleteAsync(string tenant, string mailboxId, string etag, CancellationToken cancellationToken)
     {
         MailboxValidator.ValidateMailboxId(mailboxId);
-        await repository.DeleteAsync(tenant, mailboxId, string.IsNullOrEmpty(etag) ? "*" : etag, cancellationToken);
+
+        // 1. Mark: from here on the mailbox is gone for every RPC, and a retry of this call (or the reconciler) finishes it.
+        var mailbox = await repository.MarkDeletingAsync(tenant, mailboxId, string.IsNullOrEmpty(etag) ? "*" : etag, cancellationToken);
+
+        // 2. Work outside the store that must happen once per delete (e.g. revoking the grant at the provider) goes here,
+        //    with the marked record: it runs again on a retry, so it must be idempotent.
+        _ = mailbox;
+
+        // 3. Remove what is stored for it, the mark last.
+        await repository.FinishDeleteAsync(tenant, mailboxId, cancellationToken);
     }
 
     private async Task<V1.MailboxState> NextStateAsync(MailboxRecord current, MailboxRecord next, V1.MailboxState requested, CancellationToken cancellationToken)

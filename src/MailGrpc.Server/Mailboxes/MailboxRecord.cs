@@ -39,6 +39,13 @@ internal sealed record MailboxRecord
 
     public DateTimeOffset UpdatedAt { get; init; }
 
+    /// <summary>
+    /// Set when a delete began: the mailbox is gone for every RPC, and what is left of it (index entry, credential,
+    /// ledgers, pending authorizations) is being removed. A retried delete, a create of the same id or the reconciler
+    /// finishes the removal; the document itself goes last.
+    /// </summary>
+    public DateTimeOffset? DeletingSince { get; init; }
+
     /// <summary>The store's version of this document; not serialized, filled in on read.</summary>
     [JsonIgnore]
     public string Etag { get; init; } = string.Empty;

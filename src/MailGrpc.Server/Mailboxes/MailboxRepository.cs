@@ -6,13 +6,20 @@ namespace MailGrpc.Server.Mailboxes;
 
 /// <summary>
 /// Mailbox documents in the state store, with optimistic concurrency and a per-tenant ordered index for paging.
-/// Deleting a mailbox removes every key under its hash tag that MailGrpc writes.
+/// Create and delete touch two Redis Cluster slots (the mailbox's and the tenant index's), so both are ordered to be
+/// retry-safe: any prefix of their steps followed by a retry of the same call ends in the intended state, and
+/// <see cref="MailboxReconciler"/> repairs what a crash leaves without a retry.
 /// </summary>
 internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
 {
     private const int MaxConflictRetries = 16;
 
-    public async Task<MailboxRecord?> GetAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
+    /// <summary>The mailbox, or null when it does not exist or is being deleted.</summary>
+    public async Task<MailboxRecord?> GetAsync(string tenant, string mailboxId, CancellationToken cancellationToken) =>
+        await GetStoredAsync(tenant, mailboxId, cancellationToken) is { DeletingSince: null } mailbox ? mailbox : null;
+
+    /// <summary>The stored document, including one marked as being deleted.</summary>
+    public async Task<MailboxRecord?> GetStoredAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
     {
         var stored = await store.GetVersionedAsync(StoreKeys.Mailbox(tenant, mailboxId), cancellationToken);
         return stored is { } value ? Deserialize(value) : null;
@@ -21,14 +28,52 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
     public async Task<MailboxRecord> GetRequiredAsync(string tenant, string mailboxId, CancellationToken cancellationToken) =>
         await GetAsync(tenant, mailboxId, cancellationToken) ?? throw MailGrpcException.MailboxNotFound(mailboxId);
 
-    /// <summary>Stores a new mailbox; ALREADY_EXISTS when the id is taken in the tenant.</summary>
+    /// <summary>
+    /// Stores a new mailbox, then its tenant index entry (another Redis Cluster slot). Retry-safe: when the id already holds
+    /// the same mailbox (a retry after a lost reply or a crash between the two writes) the index entry is written again and
+    /// the stored mailbox returned; a mailbox still being deleted is finished off first. ALREADY_EXISTS when the id holds
+    /// a different mailbox.
+    /// </summary>
     public async Task<MailboxRecord> CreateAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
     {
-        var version = await store.PutVersionedAsync(StoreKeys.Mailbox(mailbox.Tenant, mailbox.Id), Serialize(mailbox), expectedVersion: null, cancellationToken)
-            ?? throw new MailGrpcException(global::Grpc.Core.StatusCode.AlreadyExists, ErrorReasons.MailboxAlreadyExists, $"Mailbox '{mailbox.Id}' already exists.");
-        await store.IndexAddAsync(StoreKeys.TenantMailboxes(mailbox.Tenant), mailbox.Id, cancellationToken);
-        return mailbox with { Etag = version };
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var version = await store.PutVersionedAsync(StoreKeys.Mailbox(mailbox.Tenant, mailbox.Id), Serialize(mailbox), expectedVersion: null, cancellationToken);
+            if (version is not null)
+            {
+                await store.IndexAddAsync(StoreKeys.TenantMailboxes(mailbox.Tenant), mailbox.Id, cancellationToken);
+                return mailbox with { Etag = version };
+            }
+
+            var existing = await GetStoredAsync(mailbox.Tenant, mailbox.Id, cancellationToken);
+            if (existing is null)
+            {
+                continue;
+            }
+
+            if (existing.DeletingSince is not null)
+            {
+                await FinishDeleteAsync(mailbox.Tenant, mailbox.Id, cancellationToken);
+                continue;
+            }
+
+            if (SameRegistration(existing, mailbox))
+            {
+                await store.IndexAddAsync(StoreKeys.TenantMailboxes(mailbox.Tenant), mailbox.Id, cancellationToken);
+                return existing;
+            }
+
+            break;
+        }
+
+        throw new MailGrpcException(global::Grpc.Core.StatusCode.AlreadyExists, ErrorReasons.MailboxAlreadyExists, $"Mailbox '{mailbox.Id}' already exists.");
     }
+
+    // What a CreateMailbox request sets; state, timestamps and errors move on their own after creation.
+    private static bool SameRegistration(MailboxRecord a, MailboxRecord b) =>
+        a.Tenant == b.Tenant && a.Id == b.Id && a.Username == b.Username && a.DisplayName == b.DisplayName &&
+        a.Provider == b.Provider && a.Host == b.Host && a.Port == b.Port && a.Security == b.Security &&
+        a.AuthKind == b.AuthKind && a.OAuthClient == b.OAuthClient && a.Mechanism == b.Mechanism;
 
     /// <summary>
     /// Replaces a mailbox when its etag is still <paramref name="expectedEtag"/>. ABORTED (<c>ETAG_MISMATCH</c>) otherwise.
@@ -81,19 +126,45 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
         throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox is being changed concurrently; retry.");
     }
 
-    /// <summary>Deletes a mailbox and everything stored for it. <paramref name="expectedEtag"/> "*" deletes any version.</summary>
-    public async Task DeleteAsync(string tenant, string mailboxId, string expectedEtag, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first step of a delete: marks the mailbox as being deleted (on its own key, so it is atomic), after which every
+    /// RPC sees it as gone. <paramref name="expectedEtag"/> "*" accepts any version. A mailbox already marked is returned as
+    /// it is, whatever the etag: the retry of a delete whose first attempt failed half-way goes on to finish it.
+    /// </summary>
+    public async Task<MailboxRecord> MarkDeletingAsync(string tenant, string mailboxId, string expectedEtag, CancellationToken cancellationToken)
     {
-        if (!await store.DeleteVersionedAsync(StoreKeys.Mailbox(tenant, mailboxId), expectedEtag, cancellationToken))
+        for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
         {
-            if (await GetAsync(tenant, mailboxId, cancellationToken) is null)
+            var current = await GetStoredAsync(tenant, mailboxId, cancellationToken) ?? throw MailGrpcException.MailboxNotFound(mailboxId);
+            if (current.DeletingSince is not null)
             {
-                throw MailGrpcException.MailboxNotFound(mailboxId);
+                return current;
             }
 
-            throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox was changed since this etag was read; read it again and retry.");
+            if (expectedEtag != "*" && expectedEtag != current.Etag)
+            {
+                throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox was changed since this etag was read; read it again and retry.");
+            }
+
+            var now = time.GetUtcNow();
+            var marked = current with { DeletingSince = now, UpdatedAt = now };
+            var version = await store.PutVersionedAsync(StoreKeys.Mailbox(tenant, mailboxId), Serialize(marked), current.Etag, cancellationToken);
+            if (version is not null)
+            {
+                return marked with { Etag = version };
+            }
         }
 
+        throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox is being changed concurrently; retry.");
+    }
+
+    /// <summary>
+    /// Removes everything stored for a mailbox, in an order that any prefix of leaves findable: the index entry, then the
+    /// credential, MSAL cache, ledgers and pending authorizations, then the sets that name the ledgers and authorizations,
+    /// and the mailbox document (the deletion mark) last. Idempotent; the reconciler calls it for leftovers too.
+    /// </summary>
+    public async Task FinishDeleteAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
+    {
         await store.IndexRemoveAsync(StoreKeys.TenantMailboxes(tenant), mailboxId, cancellationToken);
 
         var consumers = await store.SetMembersAsync(StoreKeys.Consumers(tenant, mailboxId), cancellationToken);
@@ -102,12 +173,12 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
         {
             StoreKeys.Credential(tenant, mailboxId),
             StoreKeys.MsalCache(tenant, mailboxId),
-            StoreKeys.Consumers(tenant, mailboxId),
-            StoreKeys.PendingStates(tenant, mailboxId),
         };
         keys.AddRange(consumers.Select(c => StoreKeys.Ledger(tenant, mailboxId, c)));
         keys.AddRange(pendingStates.Select(StoreKeys.PendingAuthorization));
         await store.DeleteAsync(keys, cancellationToken);
+        await store.DeleteAsync([StoreKeys.Consumers(tenant, mailboxId), StoreKeys.PendingStates(tenant, mailboxId)], cancellationToken);
+        await store.DeleteAsync([StoreKeys.Mailbox(tenant, mailboxId)], cancellationToken);
     }
 
     /// <summary>A page of the tenant's mailboxes in id order, starting after <paramref name="afterId"/>.</summary>

@@ -1,3 +1,4 @@
+using MailGrpc.Server.Network;
 using System.Text.RegularExpressions;
 using MailGrpc.Server.Errors;
 using V1 = MailGrpc.V1;
@@ -42,14 +43,14 @@ internal static partial class MailboxValidator
 
     public static string ValidateHost(string host)
     {
-        var trimmed = host.Trim();
-        var kind = trimmed.Length is > 0 and <= 253 ? Uri.CheckHostName(trimmed.Trim('[', ']')) : UriHostNameType.Unknown;
-        if (kind is UriHostNameType.Unknown or UriHostNameType.Basic || trimmed != host)
+        var normalized = HostNames.Normalize(host);
+        var kind = normalized is { Length: > 0 and <= 253 } ? Uri.CheckHostName(normalized.Trim('[', ']')) : UriHostNameType.Unknown;
+        if (normalized is null || kind is UriHostNameType.Unknown or UriHostNameType.Basic)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidHost, "mailbox.server.host", "server.host must be a DNS name or an IP address.");
+            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidHost, "mailbox.server.host", "server.host must be a DNS name (IDNA allowed) or an IP address.");
         }
 
-        return host.Trim('[', ']').ToLowerInvariant();
+        return normalized.Trim('[', ']');
     }
 
     public static int ValidatePort(int port)

@@ -8,7 +8,9 @@ namespace MailGrpc.Server.Mailboxes;
 
 /// <summary>
 /// Opaque paging cursors: base64url JSON naming the tenant and the position. A token of another tenant, or one the server
-/// did not make, fails with INVALID_ARGUMENT instead of silently restarting the listing.
+/// did not make, fails with INVALID_ARGUMENT instead of silently restarting the listing. Not signed, on purpose: a token
+/// only says where a listing of the caller's own tenant continues, the tenant in it must match the caller's API key, and
+/// a made-up position gives nothing the caller could not list anyway (docs/errors.md).
 /// </summary>
 internal static class PageToken
 {

@@ -15,15 +15,20 @@ namespace MailGrpc.Server.Network;
 internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
 {
     /// <summary>
-    /// Checks a host when a mailbox is saved. A name that does not resolve within <c>MailGrpc:Network:ResolveTimeout</c> is
-    /// accepted, so a slow resolver never stalls registration; it is checked again, on its addresses, at every connect.
+    /// Checks a host when a mailbox is saved. The host is normalized first (<see cref="HostNames"/>); localhost and the
+    /// clouds' metadata names are refused by name. A name that does not resolve (or not within
+    /// <c>MailGrpc:Network:ResolveTimeout</c>) is accepted — registration may precede the DNS record, and a slow resolver
+    /// must not stall it — and is checked again, on its addresses, at every connect.
     /// </summary>
     public async Task EnsureAllowedAsync(string host, CancellationToken cancellationToken)
     {
+        host = HostNames.Normalize(host) ?? host;
         if (IsExempt(host))
         {
             return;
         }
+
+        ThrowIfForbiddenName(host);
 
         IPAddress[] addresses;
         if (IPAddress.TryParse(host, out var literal))
@@ -54,6 +59,12 @@ internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
     /// <summary>Resolves a host for a connection and returns only addresses the guard allows; throws when none is allowed.</summary>
     public async Task<IPAddress[]> ResolveForConnectAsync(string host, CancellationToken cancellationToken)
     {
+        host = HostNames.Normalize(host) ?? host;
+        if (!IsExempt(host))
+        {
+            ThrowIfForbiddenName(host);
+        }
+
         var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
         if (!IsExempt(host))
         {
@@ -66,8 +77,22 @@ internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
     private bool IsExempt(string host)
     {
         var network = options.CurrentValue.Network;
-        return network.AllowPrivateAddresses || network.AllowedHosts.Contains(host, StringComparer.OrdinalIgnoreCase);
+        return network.AllowPrivateAddresses || network.AllowedHosts.Any(allowed => (HostNames.Normalize(allowed) ?? allowed) == host);
     }
+
+    private static void ThrowIfForbiddenName(string host)
+    {
+        if (HostNames.IsForbiddenName(host))
+        {
+            throw Refused(host);
+        }
+    }
+
+    private static MailGrpcException Refused(string host) => new(
+        global::Grpc.Core.StatusCode.PermissionDenied,
+        ErrorReasons.HostNotAllowed,
+        $"POP3 host '{host}' is, is named as, or resolves to a loopback, private, link-local or metadata address; an operator can allow it with MailGrpc:Network:AllowedHosts.",
+        new Dictionary<string, string> { ["host"] = host });
 
     private static void ThrowIfAnyForbidden(string host, IPAddress[] addresses)
     {
@@ -76,11 +101,7 @@ internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
         {
             if (IsForbidden(address))
             {
-                throw new MailGrpcException(
-                    global::Grpc.Core.StatusCode.PermissionDenied,
-                    ErrorReasons.HostNotAllowed,
-                    $"POP3 host '{host}' is or resolves to a loopback, private, link-local or metadata address; an operator can allow it with MailGrpc:Network:AllowedHosts.",
-                    new Dictionary<string, string> { ["host"] = host });
+                throw Refused(host);
             }
         }
     }

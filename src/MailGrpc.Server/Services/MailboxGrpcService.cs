@@ -43,5 +43,6 @@ internal sealed class MailboxGrpcService(MailboxManager mailboxes, MailboxDiagno
     }
 
     public override Task<DiagnoseMailboxResponse> DiagnoseMailbox(DiagnoseMailboxRequest request, ServerCallContext context) =>
-        diagnostics.DiagnoseAsync(context.GetTenant(), request.MailboxId, context.CancellationToken);
+        // Validated before any work, so an unbounded id is never echoed back (INVALID_MAILBOX_ID names no value).
+        diagnostics.DiagnoseAsync(context.GetTenant(), Mailboxes.MailboxValidator.ValidateMailboxId(request.MailboxId), context.CancellationToken);
 }

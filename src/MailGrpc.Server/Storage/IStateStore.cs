@@ -1,5 +1,8 @@
 namespace MailGrpc.Server.Storage;
 
+/// <summary>One page of a key scan: the keys found and the cursor to continue from (empty when the scan is complete).</summary>
+internal readonly record struct KeyScanPage(IReadOnlyList<string> Keys, string Cursor);
+
 /// <summary>A stored value with its version, for optimistic concurrency.</summary>
 internal readonly record struct VersionedValue(byte[] Value, string Version);
 
@@ -16,6 +19,14 @@ internal interface IStateStore
 
     /// <summary>Checks the store answers (health).</summary>
     Task<bool> PingAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Null when the store can serve the whole mailbox keyspace (readiness), else the condition that stops it: on Redis
+    /// Cluster every slot must have a reachable master and the cluster must say <c>cluster_state:ok</c>; on one Redis (or
+    /// Sentinel) a primary must answer a keyed read (so <c>LOADING</c> counts too).
+    /// </summary>
+    /// <remarks>Default: serving (decorators that wrap a store in tests need not forward it).</remarks>
+    Task<string?> ServingProblemAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
 
     // Versioned documents (mailboxes, token sets).
     Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken);
@@ -66,4 +77,27 @@ internal interface IStateStore
 
     /// <summary>Up to <paramref name="count"/> members strictly after <paramref name="after"/> (or from the start when null).</summary>
     Task<IReadOnlyList<string>> IndexRangeAsync(string key, string? after, int count, CancellationToken cancellationToken);
+
+    /// <summary>True when <paramref name="member"/> is in the ordered index.</summary>
+    /// <remarks>Default: not supported (only the reconciler asks, for keys a store's own scan returned).</remarks>
+    Task<bool> IndexContainsAsync(string key, string member, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    // Maintenance (the reconciler).
+
+    /// <summary>
+    /// One bounded step of a scan of the keys matching <paramref name="pattern"/> (a glob with <c>*</c>): start with the cursor
+    /// <c>""</c> and pass back the returned one until it is <c>""</c> again. On Redis Cluster it walks every master in turn.
+    /// A key may be returned more than once; keys written during the scan may be missed (the next scan finds them).
+    /// </summary>
+    /// <remarks>Default: nothing to scan (decorators that wrap a store in tests need not forward it).</remarks>
+    Task<KeyScanPage> ScanAsync(string pattern, string cursor, int count, CancellationToken cancellationToken) =>
+        Task.FromResult(new KeyScanPage([], string.Empty));
+
+    /// <summary>
+    /// Waits until the writes made so far on the connection that holds <paramref name="key"/> reached at least
+    /// <paramref name="replicas"/> replicas, at most <paramref name="timeout"/> (Redis <c>WAIT</c>). Returns how many
+    /// replicas acknowledged, 0 at once when none are attached, -1 when fewer than asked (and attached) acknowledged in time.
+    /// </summary>
+    /// <remarks>Default: no replicas.</remarks>
+    Task<long> WaitForReplicasAsync(string key, int replicas, TimeSpan timeout, CancellationToken cancellationToken) => Task.FromResult(0L);
 }

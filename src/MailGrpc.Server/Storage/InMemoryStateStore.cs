@@ -13,6 +13,8 @@ internal sealed class InMemoryStateStore(TimeProvider time) : IStateStore
 
     public bool IsEmbedded => true;
 
+    public Task<string?> ServingProblemAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
     public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);
 
     public Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken)
@@ -221,6 +223,55 @@ internal sealed class InMemoryStateStore(TimeProvider time) : IStateStore
             IEnumerable<string> view = after is null ? index : index.GetViewBetween(after, index.Max!).Where(m => string.CompareOrdinal(m, after) > 0);
             return Task.FromResult<IReadOnlyList<string>>(view.Take(count).ToArray());
         }
+    }
+
+    public Task<bool> IndexContainsAsync(string key, string member, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(IndexOf(key, create: false)?.Contains(member) ?? false);
+        }
+    }
+
+    public Task<KeyScanPage> ScanAsync(string pattern, string cursor, int count, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var start = string.IsNullOrEmpty(cursor) ? 0 : int.Parse(cursor, System.Globalization.CultureInfo.InvariantCulture);
+            var keys = _entries.Keys.Where(k => Live(k) is not null).Order(StringComparer.Ordinal).ToArray();
+            var page = keys.Skip(start).Take(count).Where(k => GlobMatches(pattern, k)).ToArray();
+            var next = start + count;
+            return Task.FromResult(new KeyScanPage(page, next >= keys.Length ? string.Empty : next.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+    }
+
+    // Only '*' is used by MailGrpc's patterns.
+    private static bool GlobMatches(string pattern, string key)
+    {
+        var parts = pattern.Split('*');
+        if (!key.StartsWith(parts[0], StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var at = parts[0].Length;
+        for (var i = 1; i < parts.Length; i++)
+        {
+            if (i == parts.Length - 1)
+            {
+                return key.Length - at >= parts[i].Length && key.EndsWith(parts[i], StringComparison.Ordinal);
+            }
+
+            var found = key.IndexOf(parts[i], at, StringComparison.Ordinal);
+            if (found < 0)
+            {
+                return false;
+            }
+
+            at = found + parts[i].Length;
+        }
+
+        return at == key.Length || parts.Length == 1 && at == key.Length;
     }
 
     private Entry? Live(string key)

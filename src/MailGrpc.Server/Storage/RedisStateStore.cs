@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using MailGrpc.Server.Configuration;
 using StackExchange.Redis;
 
 namespace MailGrpc.Server.Storage;
@@ -10,8 +11,14 @@ namespace MailGrpc.Server.Storage;
 /// hashes <c>{v: value, e: version}</c>; compare-and-set runs as a Lua script, so it is atomic on one node and, because
 /// each script touches one key, valid on Redis Cluster.
 /// </summary>
-internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStore
+internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, RedisOptions options, ILogger<RedisStateStore> logger) : IStateStore
 {
+    /// <summary>With the default options (tests that build a store by hand).</summary>
+    public RedisStateStore(IConnectionMultiplexer redis)
+        : this(redis, new RedisOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisStateStore>.Instance)
+    {
+    }
+
     private const string PutVersionedScript = """
         local cur = redis.call('HGET', KEYS[1], 'e')
         if ARGV[2] == '' then
@@ -47,6 +54,12 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
     private static readonly RedisValue ValueField = "v";
     private static readonly RedisValue VersionField = "e";
 
+    private const string HealthProbeKey = "mailgrpc:{health}:probe";
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SlotRange, string> _probeKeys = new();
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, (int Count, long Until)> _replicaCounts = new();
+
     private IDatabase Db => redis.GetDatabase();
 
     public bool IsEmbedded => false;
@@ -63,6 +76,80 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
             return false;
         }
     }
+
+    public async Task<string?> ServingProblemAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var servers = redis.GetServers();
+            if (servers.Any(s => s.ServerType == ServerType.Cluster))
+            {
+                return await ClusterServingProblemAsync(servers, cancellationToken);
+            }
+
+            if (!servers.Any(s => s.IsConnected && !s.IsReplica))
+            {
+                return "NO_PRIMARY";
+            }
+
+            // A keyed read reaches the primary the data lives on and fails while it is LOADING.
+            await Db.KeyExistsAsync(HealthProbeKey).WaitAsync(cancellationToken);
+            return null;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return StoreConditions.Classify(ex) ?? ex.GetType().Name;
+        }
+    }
+
+    private async Task<string?> ClusterServingProblemAsync(IServer[] servers, CancellationToken cancellationToken)
+    {
+        var entry = servers.FirstOrDefault(s => s.IsConnected && s.ServerType == ServerType.Cluster);
+        if (entry?.ClusterConfiguration is not { } nodes)
+        {
+            return "CONNECTION_NONE";
+        }
+
+        // The multiplexer's view of the cluster (refreshed on MOVED and on connection failures; CLUSTER commands need admin
+        // mode). Each master's slots are probed with a keyed read, which goes where a mailbox command would go and fails
+        // (CLUSTERDOWN, LOADING, a refused connection) just as it would.
+        var covered = 0;
+        foreach (var node in nodes.Nodes)
+        {
+            if (node.IsReplica || node.Slots.Count == 0)
+            {
+                continue;
+            }
+
+            if (node.IsNoAddr || node.Raw.Contains("fail", StringComparison.Ordinal))
+            {
+                return "MASTERDOWN";
+            }
+
+            foreach (var range in node.Slots)
+            {
+                await Db.KeyExistsAsync(ProbeKeyFor(range), CommandFlags.DemandMaster).WaitAsync(cancellationToken);
+                covered += range.To - range.From + 1;
+            }
+        }
+
+        return covered == 16384 ? null : "CLUSTERDOWN";
+    }
+
+    // A key whose hash slot lies in the range (found by trying names; cached, a cluster has few ranges).
+    private string ProbeKeyFor(SlotRange range) =>
+        _probeKeys.GetOrAdd(range, r =>
+        {
+            for (var i = 0; ; i++)
+            {
+                var key = "mailgrpc:{health-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}:probe";
+                var slot = redis.HashSlot(key);
+                if (slot >= r.From && slot <= r.To)
+                {
+                    return key;
+                }
+            }
+        });
 
     public async Task<VersionedValue?> GetVersionedAsync(string key, CancellationToken cancellationToken)
     {
@@ -82,7 +169,13 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
             PutVersionedScript,
             [key],
             [value, expectedVersion ?? string.Empty, newVersion]);
-        return result.IsNull ? null : newVersion;
+        if (result.IsNull)
+        {
+            return null;
+        }
+
+        await AfterCredentialWriteAsync(key, cancellationToken);
+        return newVersion;
     }
 
     public async Task<bool> DeleteVersionedAsync(string key, string expectedVersion, CancellationToken cancellationToken)
@@ -97,8 +190,45 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
         return value.IsNull ? null : (byte[])value!;
     }
 
-    public Task SetAsync(string key, byte[] value, TimeSpan? expiry, CancellationToken cancellationToken) =>
-        Db.StringSetAsync(key, value, expiry, When.Always);
+    public async Task SetAsync(string key, byte[] value, TimeSpan? expiry, CancellationToken cancellationToken)
+    {
+        await Db.StringSetAsync(key, value, expiry, When.Always);
+        await AfterCredentialWriteAsync(key, cancellationToken);
+    }
+
+    // Credentials are the one state whose loss is fatal (a strict provider revokes the grant when an old refresh token is
+    // replayed), so their writes wait for a replica. Everything else can be recreated or retried.
+    private async Task AfterCredentialWriteAsync(string key, CancellationToken cancellationToken)
+    {
+        if (options.DurableWriteReplicas <= 0 || !StoreKeys.IsCredential(key))
+        {
+            return;
+        }
+
+        var acknowledged = await WaitForReplicasAsync(key, options.DurableWriteReplicas, options.DurableWriteTimeout, CancellationToken.None);
+        if (acknowledged < 0)
+        {
+            LogReplicasMissing(logger, options.DurableWriteReplicas, options.DurableWriteTimeout);
+        }
+    }
+
+    // ROLE once per node every few seconds, not per write.
+    private async Task<int> AttachedReplicasAsync(IServer server, CancellationToken cancellationToken)
+    {
+        var now = Environment.TickCount64;
+        if (_replicaCounts.TryGetValue(server.EndPoint, out var cached) && cached.Until > now)
+        {
+            return cached.Count;
+        }
+
+        var role = await server.RoleAsync().WaitAsync(cancellationToken);
+        var count = role is Role.Master master ? master.Replicas.Count : 0;
+        _replicaCounts[server.EndPoint] = (count, now + 5_000);
+        return count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A credential write did not reach {Replicas} replica(s) within {Timeout}; it stands on the master only until replication catches up.")]
+    private static partial void LogReplicasMissing(ILogger logger, int replicas, TimeSpan timeout);
 
     public Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken) =>
         Db.StringSetAsync(key, value, expiry, When.NotExists);
@@ -162,6 +292,51 @@ internal sealed class RedisStateStore(IConnectionMultiplexer redis) : IStateStor
             skip: 0,
             take: count).WaitAsync(cancellationToken);
         return values.Select(v => v.ToString()).ToArray();
+    }
+
+    public async Task<bool> IndexContainsAsync(string key, string member, CancellationToken cancellationToken) =>
+        (await Db.SortedSetScoreAsync(key, member).WaitAsync(cancellationToken)).HasValue;
+
+    public async Task<KeyScanPage> ScanAsync(string pattern, string cursor, int count, CancellationToken cancellationToken)
+    {
+        // Cursor "<master index>:<SCAN cursor>" over the masters in endpoint order: a cluster's keys are spread over them.
+        var masters = redis.GetServers().Where(s => s.IsConnected && !s.IsReplica).OrderBy(s => s.EndPoint.ToString(), StringComparer.Ordinal).ToArray();
+        var (index, position) = (0, "0");
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            var colon = cursor.IndexOf(':', StringComparison.Ordinal);
+            index = int.Parse(cursor.AsSpan(0, colon), System.Globalization.CultureInfo.InvariantCulture);
+            position = cursor[(colon + 1)..];
+        }
+
+        if (index >= masters.Length)
+        {
+            return new KeyScanPage([], string.Empty);
+        }
+
+        var reply = await masters[index].ExecuteAsync("SCAN", position, "MATCH", pattern, "COUNT", count).WaitAsync(cancellationToken);
+        var parts = (RedisResult[])reply!;
+        var next = (string)parts[0]!;
+        var keys = ((RedisResult[])parts[1]!).Select(k => (string)k!).ToArray();
+        var nextCursor = next != "0" ? $"{index}:{next}" : index + 1 < masters.Length ? $"{index + 1}:0" : string.Empty;
+        return new KeyScanPage(keys, nextCursor);
+    }
+
+    public async Task<long> WaitForReplicasAsync(string key, int replicas, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). WAIT for more replicas than
+        // are attached would block until the time-out, so ask ROLE first: a single Redis without replicas never stalls.
+        var server = redis.GetServer(key, flags: CommandFlags.DemandMaster);
+        var attached = await AttachedReplicasAsync(server, cancellationToken);
+        var wanted = Math.Min(replicas, attached);
+        if (wanted <= 0)
+        {
+            return 0;
+        }
+
+        var reply = await server.ExecuteAsync("WAIT", wanted, (long)timeout.TotalMilliseconds).WaitAsync(cancellationToken);
+        var acknowledged = (long)reply;
+        return acknowledged >= wanted ? acknowledged : -1;
     }
 
     private static RedisValue[] ToValues(IReadOnlyList<string> members) => members.Select(m => (RedisValue)m).ToArray();

@@ -23,7 +23,10 @@ internal static partial class StorageServiceCollectionExtensions
         services.AddSingleton<IStateStore>(sp =>
             string.IsNullOrWhiteSpace(sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Redis.Configuration)
                 ? new InMemoryStateStore(sp.GetRequiredService<TimeProvider>())
-                : new RedisStateStore(sp.GetRequiredService<IConnectionMultiplexer>()));
+                : new RedisStateStore(
+                    sp.GetRequiredService<IConnectionMultiplexer>(),
+                    sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Redis,
+                    sp.GetRequiredService<ILogger<RedisStateStore>>()));
         services.AddHostedService<StoreAnnouncement>();
         return services;
     }

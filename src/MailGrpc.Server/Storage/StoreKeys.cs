@@ -39,4 +39,8 @@ internal static class StoreKeys
 
     /// <summary>The ordered index of a tenant's mailbox ids.</summary>
     public static string TenantMailboxes(string tenant) => $"{Prefix}{{tenant:{tenant}}}:mailboxes";
+
+    /// <summary>True for the keys that hold a credential (token set, password, MSAL cache): their writes wait for a replica.</summary>
+    public static bool IsCredential(string key) =>
+        key.StartsWith(Prefix + "{mbx:", StringComparison.Ordinal) && (key.EndsWith("}:credential", StringComparison.Ordinal) || key.EndsWith("}:msal", StringComparison.Ordinal));
 }

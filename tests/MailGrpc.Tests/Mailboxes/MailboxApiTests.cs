@@ -38,8 +38,10 @@ public sealed class MailboxApiTests(RegistryHosts hosts) : IClassFixture<Registr
         var read = (await client.GetMailboxAsync(new GetMailboxRequest { MailboxId = id })).Mailbox;
         Assert.Equal(created, read);
 
+        // The same request again is a retry (its reply may have been lost): OK, the same mailbox. Another one is refused.
+        Assert.Equal(created, (await client.CreateMailboxAsync(new CreateMailboxRequest { MailboxId = id, Mailbox = PasswordMailbox() })).Mailbox);
         await RpcAssert.FailsAsync(StatusCode.AlreadyExists, "MAILBOX_ALREADY_EXISTS",
-            async () => await client.CreateMailboxAsync(new CreateMailboxRequest { MailboxId = id, Mailbox = PasswordMailbox() }));
+            async () => await client.CreateMailboxAsync(new CreateMailboxRequest { MailboxId = id, Mailbox = PasswordMailbox("mallory@example.com") }));
 
         var update = new UpdateMailboxRequest
         {
@@ -208,5 +210,16 @@ public sealed class MailboxApiTests(RegistryHosts hosts) : IClassFixture<Registr
         var client = hosts.Embedded.Mailboxes(hosts.A.ApiKey);
         var created = (await client.CreateMailboxAsync(new CreateMailboxRequest { Mailbox = PasswordMailbox(host: "pop.does-not-exist.invalid") })).Mailbox;
         Assert.Equal("pop.does-not-exist.invalid", created.Server.Host);
+    }
+
+    [Theory]
+    [InlineData("Pop.Example.COM.", "pop.example.com")]
+    [InlineData("pop.bücher.example", "pop.xn--bcher-kva.example")]
+    [InlineData("POP.XN--BCHER-KVA.EXAMPLE", "pop.xn--bcher-kva.example")]
+    public async Task Hosts_are_stored_in_one_normalized_spelling(string given, string stored)
+    {
+        var client = hosts.Embedded.Mailboxes(hosts.A.ApiKey);
+        var created = (await client.CreateMailboxAsync(new CreateMailboxRequest { Mailbox = PasswordMailbox(host: given) })).Mailbox;
+        Assert.Equal(stored, created.Server.Host);
     }
 }

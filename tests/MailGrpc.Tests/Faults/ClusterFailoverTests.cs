@@ -1,0 +1,237 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Health.V1;
+using MailGrpc.Server.Mailboxes;
+using MailGrpc.Server.Storage;
+using MailGrpc.Tests.Infrastructure;
+using MailGrpc.Tests.Mailboxes;
+using MailGrpc.V1;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace MailGrpc.Tests.Faults;
+
+/// <summary>
+/// The server on the rig's real 6-node Redis Cluster, with a master SIGKILLed in the middle of a loop of creates and
+/// deletes: callers see only UNAVAILABLE (or their own DEADLINE_EXCEEDED), every retried call ends OK, readiness goes
+/// NOT_SERVING and back, and after one reconciler scan no key of a deleted mailbox remains.
+/// </summary>
+[Collection("redis-cluster")]
+public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHelper output)
+{
+    private static readonly TimeSpan CallDeadline = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public async Task Master_SIGKILL_during_creates_and_deletes_leaves_no_orphan_and_only_retryable_errors()
+    {
+        var tenant = TestTenant.Create("failover");
+        var settings = MailGrpcTestHost.ApiKeySettings(tenant);
+        settings["MailGrpc:Redis:Configuration"] = cluster.Configuration;
+        settings["MailGrpc:Encryption:Keys:k1"] = RegistryHosts.EncryptionKey;
+        settings["MailGrpc:Encryption:ActiveKeyId"] = "k1";
+        await using var host = new MailGrpcTestHost(settings);
+        var client = host.Mailboxes(tenant.ApiKey);
+        var health = new Health.HealthClient(host.Channel);
+
+        // Warm up: the cluster serves and the server is ready.
+        await WaitForAsync(async () => (await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving, TimeSpan.FromSeconds(30), "readiness SERVING before the kill");
+
+        var failures = new ConcurrentDictionary<string, int>();
+        var retriedOk = 0;
+        var lostCreates = 0;
+        var deleted = new ConcurrentBag<string>();
+        var readiness = new ConcurrentBag<HealthCheckResponse.Types.ServingStatus>();
+        using var stop = new CancellationTokenSource();
+
+        async Task<bool> CallAsync(Func<Task> call, string what)
+        {
+            try
+            {
+                await call();
+                return true;
+            }
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+            {
+                var info = ex.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>();
+                var condition = info is not null && info.Metadata.TryGetValue("store_condition", out var c) ? c : "-";
+                failures.AddOrUpdate($"{what} {ex.StatusCode} {info?.Reason ?? "-"} {condition}", 1, (_, n) => n + 1);
+                return false;
+            }
+        }
+
+        async Task WorkerAsync(int worker)
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var id = $"fo-{worker}-{i}";
+                var request = new CreateMailboxRequest { MailboxId = id, Mailbox = MailboxApiTests.PasswordMailbox($"{id}@example.com") };
+                var attempts = 0;
+                while (!await CallAsync(async () => await client.CreateMailboxAsync(request, deadline: DateTime.UtcNow + CallDeadline), "create"))
+                {
+                    attempts++;
+                    await Task.Delay(50);
+                }
+
+                if (attempts > 0)
+                {
+                    Interlocked.Increment(ref retriedOk);
+                }
+
+                attempts = 0;
+                while (true)
+                {
+                    try
+                    {
+                        if (await CallAsync(async () => await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id }, deadline: DateTime.UtcNow + CallDeadline), "delete"))
+                        {
+                            break;
+                        }
+                    }
+                    catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound && attempts == 0)
+                    {
+                        // Only possible when the create's acknowledged write died with the master before it replicated.
+                        Interlocked.Increment(ref lostCreates);
+                        break;
+                    }
+
+                    attempts++;
+                    await Task.Delay(50);
+                }
+
+                if (attempts > 0)
+                {
+                    Interlocked.Increment(ref retriedOk);
+                }
+
+                deleted.Add(id);
+            }
+        }
+
+        var workers = Enumerable.Range(0, 4).Select(w => Task.Run(() => WorkerAsync(w))).ToArray();
+        var probe = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    readiness.Add((await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow + CallDeadline)).Status);
+                }
+                catch (RpcException)
+                {
+                    readiness.Add(HealthCheckResponse.Types.ServingStatus.Unknown);
+                }
+
+                await Task.Delay(100);
+            }
+        });
+
+        // Let the loop run, then kill the master of the tenant index's slot (every create and delete writes it).
+        await WaitForAsync(() => Task.FromResult(deleted.Count >= 40), TimeSpan.FromSeconds(60), "40 mailboxes created and deleted before the kill");
+        var victim = await cluster.MasterPortOfAsync(StoreKeys.TenantMailboxes(tenant.Name));
+        var killedAt = Stopwatch.StartNew();
+        var before = deleted.Count;
+        await cluster.KillNodeAsync(victim);
+        output.WriteLine($"killed master 127.0.0.1:{victim} after {before} create/delete pairs");
+
+        // The failover is over when a replica took the slot and the loop made progress again.
+        await WaitForAsync(async () => await cluster.MasterPortOfAsync(StoreKeys.TenantMailboxes(tenant.Name)) != victim, TimeSpan.FromSeconds(60), "a replica promoted");
+        var promoted = killedAt.Elapsed;
+        var afterPromotion = deleted.Count;
+        await WaitForAsync(() => Task.FromResult(deleted.Count >= afterPromotion + 40), TimeSpan.FromSeconds(90), "40 more pairs after the failover");
+        var recovered = killedAt.Elapsed;
+        await stop.CancelAsync();
+        await Task.WhenAll(workers);
+        await probe;
+
+        output.WriteLine($"FIGURE failover: replica promoted after {promoted.TotalSeconds:F1} s; loop recovered after {recovered.TotalSeconds:F1} s; {deleted.Count} pairs; {retriedOk} retried calls ended OK; {lostCreates} creates lost by async replication");
+        foreach (var (what, count) in failures.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine($"FIGURE failover error: {what} × {count}");
+        }
+
+        output.WriteLine($"FIGURE readiness: {string.Join(", ", readiness.GroupBy(r => r).Select(g => $"{g.Key} × {g.Count()}"))}");
+
+        // Only retryable statuses were seen (CallAsync rethrows anything else, which fails the workers), and the window showed.
+        Assert.NotEmpty(failures);
+        Assert.All(failures.Keys, k => Assert.DoesNotContain("Internal", k, StringComparison.Ordinal));
+        Assert.Contains(HealthCheckResponse.Types.ServingStatus.NotServing, readiness);
+        await WaitForAsync(async () => (await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving, TimeSpan.FromSeconds(30), "readiness SERVING after the failover");
+
+        // One reconciler scan; then nothing of the tenant is left: no mailbox, no index entry, no credential or ledger key.
+        var reconciler = host.Services.GetRequiredService<MailboxReconciler>();
+        var first = await reconciler.RunFullScanAsync(CancellationToken.None);
+        output.WriteLine($"FIGURE reconciler after the failover: {first}");
+        var leftovers = new List<string>();
+        foreach (var server in cluster.Admin!.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            await foreach (var key in server.KeysAsync(pattern: $"mailgrpc:{{mbx:{tenant.Name}:*", pageSize: 1000))
+            {
+                leftovers.Add(key.ToString());
+            }
+        }
+
+        Assert.DoesNotContain(leftovers, k => !k.EndsWith(":pop3-lease", StringComparison.Ordinal) && !k.EndsWith(":refresh-lock", StringComparison.Ordinal));
+        Assert.Empty((await client.ListMailboxesAsync(new ListMailboxesRequest())).Mailboxes);
+        Assert.Equal(0, (await cluster.Admin!.GetDatabase().SortedSetLengthAsync(StoreKeys.TenantMailboxes(tenant.Name))));
+        var second = await reconciler.RunFullScanAsync(CancellationToken.None);
+        Assert.Equal(0, second.Repairs);
+
+        // The scan reaches every master: leftovers planted in slots all over the cluster are all repaired.
+        var store = host.Services.GetRequiredService<IStateStore>();
+        var planted = Enumerable.Range(0, 12).Select(i => $"planted-{i}").ToArray();
+        foreach (var id in planted)
+        {
+            await CrashSafeRegistryTests.SeedMailboxStateAsync(store, tenant.Name, id);
+        }
+
+        var repaired = await reconciler.RunFullScanAsync(CancellationToken.None);
+        Assert.Equal(planted.Length, repaired.OrphansRemoved);
+        foreach (var id in planted)
+        {
+            Assert.Empty(await CrashSafeRegistryTests.MailboxKeysAsync(store, tenant.Name, id));
+        }
+
+        await cluster.RestoreAsync();
+    }
+
+    [Fact]
+    public async Task Credential_writes_wait_for_a_replica_on_the_cluster_and_never_stall_a_single_redis()
+    {
+        using var clusterConnection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
+        var onCluster = new RedisStateStore(clusterConnection);
+        var key = StoreKeys.Credential("durable", "mbx-" + Guid.NewGuid().ToString("N")[..8]);
+        await onCluster.PutVersionedAsync(key, [1, 2, 3], "*", CancellationToken.None);
+        Assert.True(await onCluster.WaitForReplicasAsync(key, 1, TimeSpan.FromSeconds(2), CancellationToken.None) >= 1);
+        await onCluster.DeleteAsync([key], CancellationToken.None);
+
+        // The rig's single Redis has no replica: WAIT is skipped, not waited out.
+        var single = new RedisStateStore(TestRedis.Connection);
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, await single.WaitForReplicasAsync(key, 1, TimeSpan.FromSeconds(5), CancellationToken.None));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+    }
+
+    internal static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is RpcException or StackExchange.Redis.RedisException or InvalidOperationException)
+            {
+                // Not yet: the cluster is failing over.
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"Timed out after {timeout} waiting for {what}.");
+    }
+}

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace MailGrpc.Tests.Faults;
+
+/// <summary>The collection of tests that kill nodes of the rig's Redis Cluster: they run one after another.</summary>
+[CollectionDefinition("redis-cluster")]
+public sealed class RedisClusterCollectionDefinition : ICollectionFixture<RedisClusterRig>;
+
+/// <summary>
+/// The rig's 6-node Redis Cluster (tests/rig/cluster.sh): started when the collection starts (and stopped, by pid, at its
+/// end when it was not running before), with helpers to SIGKILL the master of a key and bring the node back.
+/// </summary>
+public sealed class RedisClusterRig : IAsyncLifetime
+{
+    private bool _startedHere;
+
+    public string RigDirectory { get; } = Environment.GetEnvironmentVariable("MAILGRPC_RIG_DIR") is { Length: > 0 } dir ? dir : "/tmp/mailgrpc-rig";
+
+    public IReadOnlyList<string> Endpoints { get; private set; } = [];
+
+    /// <summary>The server's configuration string: short time-outs so a dead master fails calls fast.</summary>
+    public string Configuration => string.Join(',', Endpoints) + ",abortConnect=false,connectTimeout=1000,syncTimeout=2000,asyncTimeout=2000,connectRetry=1";
+
+    public ConnectionMultiplexer? Admin { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        var running = File.Exists(Path.Combine(RigDirectory, "cluster", "cluster.env")) && await AllNodesAliveAsync();
+        var output = await RunScriptAsync("up");
+        _startedHere = !running;
+        var line = output.Split('\n').Single(l => l.StartsWith("MAILGRPC_RIG_CLUSTER=", StringComparison.Ordinal));
+        Endpoints = line["MAILGRPC_RIG_CLUSTER=".Length..].Trim().Split(',');
+        Admin = await ConnectionMultiplexer.ConnectAsync(string.Join(',', Endpoints) + ",allowAdmin=true,abortConnect=false");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Admin is not null)
+        {
+            await Admin.DisposeAsync();
+        }
+        if (_startedHere)
+        {
+            await RunScriptAsync("down");
+        }
+    }
+
+    /// <summary>The port of the master that serves <paramref name="key"/>'s slot now.</summary>
+    public async Task<int> MasterPortOfAsync(string key)
+    {
+        var slot = Admin!.HashSlot(key);
+        var nodes = await Admin!.GetServers().First(s => s.IsConnected).ClusterNodesAsync();
+        var node = nodes!.Nodes.Single(n => !n.IsReplica && n.Slots.Any(r => r.From <= slot && slot <= r.To));
+        return ((System.Net.IPEndPoint)node.EndPoint!).Port;
+    }
+
+    /// <summary>SIGKILLs the node on <paramref name="port"/> (by the pid in its pid file) and waits until it is gone.</summary>
+    public async Task KillNodeAsync(int port)
+    {
+        var pid = int.Parse((await File.ReadAllTextAsync(Path.Combine(RigDirectory, "cluster", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "redis.pid"))).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        using var process = Process.GetProcessById(pid);
+        process.Kill();
+        await process.WaitForExitAsync();
+    }
+
+    /// <summary>Restarts dead nodes (they rejoin as replicas) and waits until the cluster is whole again.</summary>
+    public async Task RestoreAsync()
+    {
+        var output = await RunScriptAsync("up");
+        Assert.Contains("MAILGRPC_RIG_CLUSTER=", output, StringComparison.Ordinal);
+        Endpoints = output.Split('\n').Single(l => l.StartsWith("MAILGRPC_RIG_CLUSTER=", StringComparison.Ordinal))["MAILGRPC_RIG_CLUSTER=".Length..].Trim().Split(',');
+    }
+
+    private async Task<bool> AllNodesAliveAsync()
+    {
+        foreach (var port in Enumerable.Range(17001, 6))
+        {
+            var pidFile = Path.Combine(RigDirectory, "cluster", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "redis.pid");
+            if (!File.Exists(pidFile) || !Directory.Exists("/proc/" + (await File.ReadAllTextAsync(pidFile)).Trim()))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static async Task<string> RunScriptAsync(string command)
+    {
+        var script = Path.Combine(Infrastructure.RepoPaths.Root, "tests", "rig", "cluster.sh");
+        var start = new ProcessStartInfo("bash", [script, command]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"tests/rig/cluster.sh {command} failed ({process.ExitCode}): {await stderr}");
+        }
+
+        return await stdout;
+    }
+}
