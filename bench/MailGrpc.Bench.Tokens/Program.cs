@@ -76,7 +76,9 @@ Console.WriteLine($"| calls | Redis commands per call | calls/s | p50 ms | p99 m
 Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {calls} | {perCall:0.000} | {calls / total.Elapsed.TotalSeconds:0} | {latencies[calls / 2]:0.000} | {latencies[(int)(calls * 0.99)]:0.000} | {latencies[^1]:0.000} |"));
 await provider.GetRequiredService<CredentialStore>().DeleteAsync(tenant, mailbox.Id, CancellationToken.None);
-await provider.GetRequiredService<MailboxRepository>().DeleteAsync(tenant, mailbox.Id, "*", CancellationToken.None);
+var repository = provider.GetRequiredService<MailboxRepository>();
+await repository.MarkDeletingAsync(tenant, mailbox.Id, "*", CancellationToken.None);
+await repository.FinishDeleteAsync(tenant, mailbox.Id, CancellationToken.None);
 
 static async Task<long> TotalCommandsAsync(IServer server)
 {
