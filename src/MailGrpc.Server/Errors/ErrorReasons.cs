@@ -92,4 +92,11 @@ internal static class ErrorReasons
     public const string MailboxDisabled = "MAILBOX_DISABLED";
     public const string CredentialUnreadable = "CREDENTIAL_UNREADABLE";
     public const string RefreshLockTimeout = "REFRESH_LOCK_TIMEOUT";
+
+    // Authorization hardening (issue #10): refresh tokens, RFC 9207 issuer, identity binding.
+    public const string RefreshTokenNotIssued = "REFRESH_TOKEN_NOT_ISSUED";
+    public const string IssuerMismatch = "ISSUER_MISMATCH";
+    public const string IssuerMissing = "ISSUER_MISSING";
+    public const string IdentityMismatch = "IDENTITY_MISMATCH";
+    public const string IdentityUnavailable = "IDENTITY_UNAVAILABLE";
 }

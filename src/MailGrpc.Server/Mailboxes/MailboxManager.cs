@@ -17,7 +17,8 @@ internal sealed class MailboxManager(
     IStateStore store,
     HostGuard hostGuard,
     IOptionsMonitor<MailGrpcOptions> options,
-    TimeProvider time)
+    TimeProvider time,
+    Authorization.GrantRevocation revocation)
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 1000;
@@ -170,10 +171,15 @@ internal sealed class MailboxManager(
         return await repository.ReplaceAsync(next, current.Etag, cancellationToken);
     }
 
-    public async Task DeleteAsync(string tenant, string mailboxId, string etag, CancellationToken cancellationToken)
+    /// <summary>Deletes the mailbox; true when its OAuth grant was revoked at the provider first.</summary>
+    public async Task<bool> DeleteAsync(string tenant, string mailboxId, string etag, CancellationToken cancellationToken)
     {
         MailboxValidator.ValidateMailboxId(mailboxId);
+        // Revocation (Authorization/GrantRevocation) only when the etag still matches, so a refused delete revokes nothing.
+        var current = await repository.GetRequiredAsync(tenant, mailboxId, cancellationToken);
+        var revoked = (string.IsNullOrEmpty(etag) || etag == current.Etag) && await revocation.RevokeAtProviderAsync(current, cancellationToken);
         await repository.DeleteAsync(tenant, mailboxId, string.IsNullOrEmpty(etag) ? "*" : etag, cancellationToken);
+        return revoked;
     }
 
     private async Task<V1.MailboxState> NextStateAsync(MailboxRecord current, MailboxRecord next, V1.MailboxState requested, CancellationToken cancellationToken)
