@@ -52,6 +52,18 @@ const browser = await puppeteer.launch({
   ],
 });
 
+// Evaluates once the page has stopped moving (a page may navigate by itself, e.g. a redirect after load).
+async function settled(page, fn) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await page.evaluate(fn);
+    } catch (e) {
+      if (attempt >= 5 || !/context was destroyed|detached/i.test(String(e))) throw e;
+      await page.waitForNavigation({ waitUntil: 'load', timeout: 5000 }).catch(() => {});
+    }
+  }
+}
+
 let result;
 try {
   const page = await browser.newPage();
@@ -76,14 +88,18 @@ try {
   // Each step is a form on a page of the provider; act on what is shown until we leave it.
   for (let step = 0; step < 8 && !stopped; step++) {
     if (new URL(page.url()).origin !== issuerOrigin || mode === 'open') break;
-    const shown = await page.evaluate(() => ({
+    const shown = await settled(page, () => ({
       login: !!document.querySelector('input[name=login]'),
       consent: !!document.querySelector('input[name=prompt][value=consent]'),
-      deviceConfirm: !!document.querySelector('#op\\.deviceConfirmForm, form[id="op.deviceConfirmForm"]'),
-      deviceInput: !!document.querySelector('form[id="op.deviceInputForm"]'),
+      deviceConfirm: !!document.getElementById('op.deviceConfirmForm'),
+      deviceInput: !!document.getElementById('op.deviceInputForm'),
     }));
     let click;
-    if (shown.login) {
+    if (shown.deviceConfirm) {
+      click = opt.deny ? 'button[name=abort]' : 'button[autofocus][form="op.deviceConfirmForm"]';
+    } else if (shown.deviceInput) {
+      click = 'button[type=submit][form="op.deviceInputForm"]';
+    } else if (shown.login) {
       if (opt.login) {
         await page.$eval('input[name=login]', (el) => { el.value = ''; });
         await page.type('input[name=login]', opt.login);
@@ -92,14 +108,14 @@ try {
       click = 'button[type=submit]';
     } else if (shown.consent) {
       click = opt.deny ? 'a[href$="/abort"]' : 'button[type=submit]';
-    } else if (shown.deviceConfirm) {
-      click = opt.deny ? 'button[name=abort]' : 'button[autofocus]';
     } else {
       break; // a page with nothing to do: an error or a final page of the provider
     }
-    const nav = page.waitForNavigation({ waitUntil: 'load' }).catch((e) => (stopped ? null : Promise.reject(e)));
-    await page.click(click);
-    response = await nav ?? response;
+    const [navigated] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }).catch((e) => (stopped ? null : Promise.reject(e))),
+      page.click(click),
+    ]);
+    response = navigated ?? response;
   }
   if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true }).catch(() => {});
   result = stopped
@@ -107,8 +123,8 @@ try {
     : {
       url: page.url(),
       status: response?.status() ?? 0,
-      title: await page.title(),
-      text: await page.evaluate(() => document.body?.innerText ?? ''),
+      title: await settled(page, () => document.title),
+      text: await settled(page, () => document.body?.innerText ?? ''),
       headers: response?.headers() ?? {},
     };
 } finally {

@@ -124,7 +124,6 @@ provider.proxy = false;
 provider.on('grant.success', (ctx) => count(ctx.oidc.client?.clientId, ['grants', ctx.oidc.params.grant_type, 'ok']));
 provider.on('grant.error', (ctx, err) => count(ctx.oidc.client?.clientId, ['grants', ctx.oidc.params?.grant_type ?? '-', 'errors', err.error ?? 'error']));
 provider.on('introspection.error', (ctx, err) => count(ctx.oidc.client?.clientId, ['introspection', 'errors', err.error ?? 'error']));
-provider.on('revocation.success', (ctx) => count(ctx.oidc.client?.clientId, ['revocations', 'ok']));
 provider.on('revocation.error', (ctx, err) => count(ctx.oidc.client?.clientId, ['revocations', 'errors', err.error ?? 'error']));
 provider.on('refresh_token.consumed', (token) => count(token.clientId, ['refreshTokensConsumed']));
 provider.on('grant.revoked', (_ctx, grantId) => count('-', ['grantsRevoked']));
@@ -133,6 +132,8 @@ provider.on('grant.revoked', (_ctx, grantId) => count('-', ['grantsRevoked']));
 provider.use(async (ctx, next) => {
   const started = Date.now();
   await next();
+  // oidc-provider emits no event for a successful revocation: count it here.
+  if (ctx.method === 'POST' && ctx.path === '/token/revocation' && ctx.status === 200) count(ctx.oidc?.client?.clientId, ['revocations', 'ok']);
   console.log(`${new Date().toISOString()} ${ctx.method} ${ctx.path} ${ctx.status} ${Date.now() - started}ms`);
 });
 

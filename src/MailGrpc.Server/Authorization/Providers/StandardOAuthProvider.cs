@@ -298,15 +298,35 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
             TokenResponse token => token.ErrorDescription,
             DeviceAuthorizationResponse device => device.ErrorDescription,
             _ => null,
-        } ?? ProblemDetail(response);
-        var error = string.IsNullOrEmpty(response.Error) || response.ErrorType != ResponseErrorType.Protocol ? $"http_{status}" : response.Error;
+        } ?? JsonString(response, "error_description") ?? ProblemDetail(response);
+        var error = !string.IsNullOrEmpty(response.Error) && response.ErrorType == ResponseErrorType.Protocol ? response.Error : JsonError(response) ?? $"http_{status}";
         var kind = OAuthProviderException.KindOf(error);
+        if (response.HttpStatusCode == HttpStatusCode.Unauthorized && kind == OAuthFailureKind.Other)
+        {
+            // RFC 6749 §5.2: 401 is the client authentication failure (invalid_client), whatever the body says.
+            kind = OAuthFailureKind.ClientRejected;
+        }
+
         if (description?.Contains("code_verifier", StringComparison.OrdinalIgnoreCase) == true || description?.Contains("PKCE", StringComparison.OrdinalIgnoreCase) == true)
         {
             kind = OAuthFailureKind.PkceFailed;
         }
 
         throw new OAuthProviderException(kind, error, Trim(description));
+    }
+
+    private static string? JsonError(ProtocolResponse response) => JsonString(response, "error");
+
+    private static string? JsonString(ProtocolResponse response, string name)
+    {
+        try
+        {
+            return response.Json is { ValueKind: System.Text.Json.JsonValueKind.Object } json && json.TryGetProperty(name, out var e) && e.ValueKind == System.Text.Json.JsonValueKind.String ? e.GetString() : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private static string? ProblemDetail(ProtocolResponse response)
