@@ -61,7 +61,6 @@ internal static class ErrorReasons
     public const string StoreUnavailable = "STORE_UNAVAILABLE";
     public const string Timeout = "TIMEOUT";
     public const string Internal = "INTERNAL";
-    public const string NotImplemented = "NOT_IMPLEMENTED";
     public const string Cancelled = "CANCELLED";
     public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
 
