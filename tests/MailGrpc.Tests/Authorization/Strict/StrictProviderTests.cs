@@ -262,6 +262,51 @@ public sealed partial class StrictProviderTests
     }
 
     [Fact]
+    public async Task A_private_key_jwt_client_authenticates_with_its_certificate()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=MailGrpc test client", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var pem = Path.Combine(Path.GetTempPath(), $"mailgrpc-client-{Guid.NewGuid():N}.pem");
+        await File.WriteAllTextAsync(pem, certificate.ExportCertificatePem() + "\n" + rsa.ExportPkcs8PrivateKeyPem());
+        try
+        {
+            var parameters = rsa.ExportParameters(false);
+            var jwks = new System.Text.Json.Nodes.JsonObject
+            {
+                ["keys"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject
+                {
+                    ["kty"] = "RSA",
+                    ["use"] = "sig",
+                    ["alg"] = "RS256",
+                    ["kid"] = certificate.Thumbprint,
+                    ["n"] = Convert.ToBase64String(parameters.Modulus!).TrimEnd('=').Replace('+', '-').Replace('/', '_'),
+                    ["e"] = Convert.ToBase64String(parameters.Exponent!).TrimEnd('=').Replace('+', '-').Replace('/', '_'),
+                }),
+            };
+            var webPort = StrictOidc.FreePort();
+            var (clientId, secret) = await StrictOidc.RegisterClientAsync(webPort, "private_key_jwt", jwks);
+            Assert.Null(secret);
+            var settings = StrictOidc.Settings(clientId, null, webPort, _tenant);
+            settings.Remove("MailGrpc:OAuthClients:strict:ClientSecret");
+            settings["MailGrpc:OAuthClients:strict:ClientCertificateFile"] = pem;
+            await using var server = await ServerProcess.StartAsync(settings);
+            var user = StrictOidc.NewUser("pkjwt");
+            var id = await CreateAsync(server, user);
+            var begun = await server.Authorization(_tenant.ApiKey).BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
+            Assert.Equal("Mailbox connected", (await StrictOidc.BrowserAsync("authorize", begun.AuthorizationUrl)).Title);
+            Assert.Equal(MailboxState.Active, (await StatusAsync(server, id)).State);
+            var stats = await StrictOidc.StatsAsync(clientId);
+            Assert.Equal(1, StrictOidc.Count(stats, "grants", "authorization_code", "ok"));
+            Assert.True((await server.Mailboxes(_tenant.ApiKey).DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id })).RevokedAtProvider);
+        }
+        finally
+        {
+            File.Delete(pem);
+        }
+    }
+
+    [Fact]
     public async Task A_client_configured_for_the_wrong_method_is_refused_by_the_provider_and_says_so()
     {
         // Registered for client_secret_post, configured (by default) for client_secret_basic.
