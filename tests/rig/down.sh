@@ -11,6 +11,6 @@ case ${BASH_SOURCE[0]} in */*) source "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) source
 exec 9>>"$LOCK_FILE"
 flock -w 300 9 || rig_die "timed out waiting for $LOCK_FILE"
 
-components_stop dovecot-main dovecot-wrongname oauth redis
+components_stop dovecot-main dovecot-wrongname dovecot-strict oidc oauth redis
 rm -f "$RUN/rig.sig"
 rig_log "down"

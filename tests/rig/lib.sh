@@ -19,11 +19,14 @@ POP3_PORT=${MAILGRPC_RIG_POP3_PORT:-11110}
 POP3S_PORT=${MAILGRPC_RIG_POP3S_PORT:-11995}
 POP3S_WRONGNAME_PORT=${MAILGRPC_RIG_POP3S_WRONGNAME_PORT:-11996}
 MAIL_USER=${MAILGRPC_RIG_MAIL_USER:-mailgrpc-vmail}
+# Strict OIDC provider (tests/rig/oidc) and the Dovecot instance that introspects its tokens.
+OIDC_PORT=${MAILGRPC_RIG_OIDC_PORT:-18444}
+POP3_STRICT_PORT=${MAILGRPC_RIG_POP3_STRICT_PORT:-11112}
 
 # Values end up unquoted in rig.env and inside Dovecot's config: keep them boring.
 [[ $RUN =~ ^/[A-Za-z0-9._/-]+$ ]] || { echo "rig: MAILGRPC_RIG_DIR must be an absolute path of [A-Za-z0-9._/-] (got '$RUN')" >&2; exit 1; }
 RUN=${RUN%/}
-for _port in "$REDIS_PORT" "$OAUTH_PORT" "$POP3_PORT" "$POP3S_PORT" "$POP3S_WRONGNAME_PORT"; do
+for _port in "$REDIS_PORT" "$OAUTH_PORT" "$POP3_PORT" "$POP3S_PORT" "$POP3S_WRONGNAME_PORT" "$OIDC_PORT" "$POP3_STRICT_PORT"; do
   if ! [[ $_port =~ ^[0-9]+$ ]] || ((_port < 1 || _port > 65535)); then
     echo "rig: invalid port '$_port'" >&2
     exit 1
@@ -41,6 +44,8 @@ REDIS_PID=$RUN/redis/redis.pid
 OAUTH_PID=$RUN/oauth/oauth.pid
 DOVECOT_MAIN_PID=$RUN/dovecot/main/base/master.pid
 DOVECOT_WRONGNAME_PID=$RUN/dovecot/wrongname/base/master.pid
+OIDC_PID=$RUN/oidc/oidc.pid
+DOVECOT_STRICT_PID=$RUN/dovecot/strict/base/master.pid
 
 rig_log() { printf 'rig: %s\n' "$*" >&2; }
 rig_die() { printf 'rig: error: %s\n' "$*" >&2; exit 1; }
@@ -72,10 +77,12 @@ component_spec() {
     oauth) SPEC_PIDFILE=$OAUTH_PID SPEC_PATTERN="$RIG_HOME/oauth/server.js $RUN" SPEC_PORTS="$OAUTH_PORT" ;;
     dovecot-main) SPEC_PIDFILE=$DOVECOT_MAIN_PID SPEC_PATTERN="dovecot -c $RUN/dovecot/main/dovecot.conf" SPEC_PORTS="$POP3_PORT $POP3S_PORT" ;;
     dovecot-wrongname) SPEC_PIDFILE=$DOVECOT_WRONGNAME_PID SPEC_PATTERN="dovecot -c $RUN/dovecot/wrongname/dovecot.conf" SPEC_PORTS="$POP3S_WRONGNAME_PORT" ;;
+    oidc) SPEC_PIDFILE=$OIDC_PID SPEC_PATTERN="$RIG_HOME/oidc/server.js $RUN" SPEC_PORTS="$OIDC_PORT" ;;
+    dovecot-strict) SPEC_PIDFILE=$DOVECOT_STRICT_PID SPEC_PATTERN="dovecot -c $RUN/dovecot/strict/dovecot.conf" SPEC_PORTS="$POP3_STRICT_PORT" ;;
     *) return 1 ;;
   esac
 }
-COMPONENTS=(redis oauth dovecot-main dovecot-wrongname)
+COMPONENTS=(redis oauth dovecot-main dovecot-wrongname oidc dovecot-strict)
 
 # Alive and every port answering.
 component_healthy() {

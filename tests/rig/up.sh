@@ -16,8 +16,10 @@ set -euo pipefail
 case ${BASH_SOURCE[0]} in */*) source "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) source ./lib.sh ;; esac
 
 APT_PACKAGES=(redis-server dovecot-core dovecot-pop3d openssl)
+# The strict OIDC provider's consent pages are driven by a real browser (tests/rig/oidc/browser.js).
+APT_PACKAGES+=(chromium)
 # Everything that, when changed, needs the whole rig restarted.
-SIGNATURE="ports=$REDIS_PORT,$OAUTH_PORT,$POP3_PORT,$POP3S_PORT,$POP3S_WRONGNAME_PORT user=$MAIL_USER home=$RIG_HOME"
+SIGNATURE="ports=$REDIS_PORT,$OAUTH_PORT,$POP3_PORT,$POP3S_PORT,$POP3S_WRONGNAME_PORT,$OIDC_PORT,$POP3_STRICT_PORT user=$MAIL_USER home=$RIG_HOME"
 
 # --- run dir and lock ------------------------------------------------------------------------
 
@@ -55,6 +57,19 @@ find_stale() {
   for f in "$RIG_HOME"/oauth/server.js "$RIG_HOME"/oauth/clients.json "$RIG_HOME"/oauth/package-lock.json; do
     if [[ -f $OAUTH_PID && $f -nt $OAUTH_PID ]]; then
       STALE+=(oauth)
+      break
+    fi
+  done
+  # Strict OIDC provider and its Dovecot.
+  for f in "$RIG_HOME"/oidc/server.js "$RIG_HOME"/oidc/package-lock.json; do
+    if [[ -f $OIDC_PID && $f -nt $OIDC_PID ]]; then
+      STALE+=(oidc)
+      break
+    fi
+  done
+  for f in "$RIG_HOME"/dovecot/strict.conf.in "$RIG_HOME"/dovecot/oauth2-strict.conf.ext.in; do
+    if [[ -f $DOVECOT_STRICT_PID && $f -nt $DOVECOT_STRICT_PID ]]; then
+      STALE+=(dovecot-strict)
       break
     fi
   done
@@ -116,7 +131,7 @@ ensure_packages() {
 
 ensure_node() {
   command -v node >/dev/null || rig_die "node (>= 20) is required for the OAuth server"
-  local dir=$RIG_HOME/oauth
+  local dir=${1:-$RIG_HOME/oauth}
   if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
     # Checked only when installing: starting node just to ask its version costs half a second.
     node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
@@ -147,15 +162,16 @@ ensure_mail_user() {
 
 ensure_packages
 ensure_node
+ensure_node "$RIG_HOME/oidc"
 ensure_mail_user
 
 # --- files: folders, certificates, secrets, passwd file --------------------------------------
 
 mkdir -p "$LOG_DIR" "$TLS_DIR" "$MAIL_ROOT" "$RUN/redis" "$RUN/oauth" \
-  "$RUN/dovecot/main/state" "$RUN/dovecot/wrongname/state"
+  "$RUN/dovecot/main/state" "$RUN/dovecot/wrongname/state" "$RUN/oidc" "$RUN/dovecot/strict/state"
 # The CA is read by Dovecot's unprivileged auth process; private keys stay root-only (0600).
 chmod 755 "$LOG_DIR" "$MAIL_ROOT" "$TLS_DIR"
-chmod 700 "$RUN/oauth"
+chmod 700 "$RUN/oauth" "$RUN/oidc"
 chown "$MAIL_UID:$MAIL_GID" "$MAIL_ROOT"
 
 CERTS_CHANGED=
@@ -241,13 +257,27 @@ ensure_passwd_file() {
   chmod 666 "$PASSWD_LOCK"
 }
 
+ensure_oidc_secrets() {
+  # The strict provider's introspection client (used by Dovecot): random per run dir, stable.
+  local file=$RUN/oidc/secrets.env
+  if [[ ! -s $file ]]; then
+    umask 077
+    echo "OIDC_DOVECOT_SECRET=$(openssl rand -hex 24)" >"$file"
+    umask 022
+  fi
+  # shellcheck disable=SC1090
+  source "$file"
+}
+
 ensure_certs
 ensure_secrets
+ensure_oidc_secrets
 ensure_passwd_file
 
 # --- configuration ---------------------------------------------------------------------------
 
 OAUTH_ISSUER=https://127.0.0.1:$OAUTH_PORT
+OIDC_ISSUER=https://127.0.0.1:$OIDC_PORT
 
 render() {
   # render TEMPLATE OUTPUT: fills the @NAME@ placeholders, in bash (no fork).
@@ -262,6 +292,9 @@ render() {
   text=${text//@POP3S_PORT@/$POP3S_PORT}
   text=${text//@POP3S_WRONGNAME_PORT@/$POP3S_WRONGNAME_PORT}
   text=${text//@OAUTH_ISSUER@/$OAUTH_ISSUER}
+  text=${text//@OIDC_PORT@/$OIDC_PORT}
+  text=${text//@OIDC_DOVECOT_SECRET@/$OIDC_DOVECOT_SECRET}
+  text=${text//@POP3_STRICT_PORT@/$POP3_STRICT_PORT}
   [[ $text != *@[A-Z_]*@* ]] || rig_die "unfilled placeholder in $1"
   printf '%s' "$text" >"$2"
 }
@@ -269,6 +302,11 @@ render "$RIG_HOME/dovecot/common.conf.in" "$RUN/dovecot/common.conf"
 render "$RIG_HOME/dovecot/oauth2.conf.ext.in" "$RUN/dovecot/oauth2.conf.ext"
 render "$RIG_HOME/dovecot/main.conf.in" "$RUN/dovecot/main/dovecot.conf"
 render "$RIG_HOME/dovecot/wrongname.conf.in" "$RUN/dovecot/wrongname/dovecot.conf"
+render "$RIG_HOME/dovecot/strict.conf.in" "$RUN/dovecot/strict/dovecot.conf"
+# Holds the introspection client's secret: readable by root only (Dovecot's auth runs as root).
+umask 077
+render "$RIG_HOME/dovecot/oauth2-strict.conf.ext.in" "$RUN/dovecot/oauth2-strict.conf.ext"
+umask 022
 
 # --- (re)start what is not healthy -----------------------------------------------------------
 
@@ -302,6 +340,15 @@ start_oauth() {
     setsid -f node "$RIG_HOME/oauth/server.js" "$RUN" </dev/null >>"$LOG_DIR/oauth.log" 2>&1 9>&-
 }
 
+start_oidc() {
+  rm -f "$OIDC_PID"
+  RIG_OIDC_PORT=$OIDC_PORT RIG_OIDC_ISSUER=$OIDC_ISSUER \
+    RIG_TLS_CERT=$TLS_DIR/server.crt RIG_TLS_KEY=$TLS_DIR/server.key \
+    RIG_PID_FILE=$OIDC_PID RIG_OIDC_STATE_FILE=$RUN/oidc/state.json \
+    RIG_OIDC_DOVECOT_SECRET=$OIDC_DOVECOT_SECRET \
+    setsid -f node "$RIG_HOME/oidc/server.js" "$RUN" </dev/null >>"$LOG_DIR/oidc.log" 2>&1 9>&-
+}
+
 start_dovecot() {
   local instance=$1
   # A stale base_dir (sockets of a dead master) costs Dovecot a 5 s stall at start.
@@ -311,7 +358,7 @@ start_dovecot() {
 }
 
 # Certificates changed: TLS servers must reload them. Changed sources: restart what uses them.
-[[ -n $CERTS_CHANGED ]] && components_stop oauth dovecot-main dovecot-wrongname
+[[ -n $CERTS_CHANGED ]] && components_stop oauth dovecot-main dovecot-wrongname oidc dovecot-strict
 find_stale
 if ((${#STALE[@]} > 0)); then
   rig_log "restarting ${STALE[*]}: their sources changed since they started"
@@ -330,6 +377,8 @@ for c in "${COMPONENTS[@]}"; do
     oauth) start_oauth & ;;
     dovecot-main) start_dovecot main & ;;
     dovecot-wrongname) start_dovecot wrongname & ;;
+    oidc) start_oidc & ;;
+    dovecot-strict) start_dovecot strict & ;;
   esac
   pids+=("$!:$c")
 done
@@ -364,7 +413,8 @@ ENV_KEYS=(MAILGRPC_RIG_DIR REDIS REDIS_HOST REDIS_PORT
   OAUTH_CLIENT_ID OAUTH_CLIENT_SECRET OAUTH_PUBLIC_CLIENT_ID OAUTH_APP_CLIENT_ID OAUTH_APP_CLIENT_SECRET OAUTH_APP_EMAIL
   OAUTH_REDIRECT_URI CA_FILE
   POP3_HOST POP3_PORT POP3S_PORT POP3S_WRONGNAME_PORT POP3S_WRONGNAME_CERT_NAME
-  MAIL_ROOT MAIL_USER MAIL_UID MAIL_GID PASSWD_FILE PASSWD_LOCK LOG_DIR)
+  MAIL_ROOT MAIL_USER MAIL_UID MAIL_GID PASSWD_FILE PASSWD_LOCK LOG_DIR
+  OIDC_ISSUER OIDC_PORT OIDC_DISCOVERY OIDC_REGISTRATION OIDC_ADMIN POP3_STRICT_PORT OIDC_BROWSER CHROMIUM)
 declare -A ENV=(
   [MAILGRPC_RIG_DIR]=$RUN
   [REDIS]=127.0.0.1:$REDIS_PORT
@@ -394,6 +444,14 @@ declare -A ENV=(
   [PASSWD_FILE]=$PASSWD_FILE
   [PASSWD_LOCK]=$PASSWD_LOCK
   [LOG_DIR]=$LOG_DIR
+  [OIDC_ISSUER]=$OIDC_ISSUER
+  [OIDC_PORT]=$OIDC_PORT
+  [OIDC_DISCOVERY]=$OIDC_ISSUER/.well-known/openid-configuration
+  [OIDC_REGISTRATION]=$OIDC_ISSUER/reg
+  [OIDC_ADMIN]=$OIDC_ISSUER/__rig
+  [POP3_STRICT_PORT]=$POP3_STRICT_PORT
+  [OIDC_BROWSER]=$RIG_HOME/oidc/browser.js
+  [CHROMIUM]=/usr/bin/chromium
 )
 
 {

@@ -50,6 +50,9 @@ internal static class AuthorizationServiceCollectionExtensions
         services.AddSingleton<TokenBroker>();
         services.AddSingleton<IMailboxCredentials>(sp => sp.GetRequiredService<TokenBroker>());
         services.AddSingleton<AuthorizationManager>();
+        services.AddSingleton<GrantRevocation>();
+        services.AddCallbackLogRedaction();
+        services.AddHostedService<RedirectUriCheck>();
         return services;
     }
 }

@@ -44,6 +44,7 @@ internal static class OAuthErrorMapping
             OAuthFailureKind.AccessDenied => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.AccessDenied, $"The person declined the authorization ({detail}).", metadata),
             OAuthFailureKind.DeviceCodeExpired => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.DeviceCodeExpired, $"The device code expired before it was approved ({detail}).", metadata),
             OAuthFailureKind.PkceFailed => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.PkceVerificationFailed, $"The provider refused the PKCE verifier ({detail}).", metadata),
+            OAuthFailureKind.NoRefreshToken => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.NoRefreshToken, $"{ex.Description} Authorize the mailbox again (with offline access granted).", new Dictionary<string, string>()),
             OAuthFailureKind.NotSupported => new MailGrpcException(StatusCode.FailedPrecondition, ex.Error, $"Not supported by this provider or client ({detail}).", metadata),
             _ => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.ProviderError, $"The OAuth provider returned an error ({detail}).", metadata),
         };

@@ -104,6 +104,37 @@ internal sealed class OAuthClientOptions
 
     /// <summary>The redirect URIs registered with the provider; BeginAuthorization accepts only these.</summary>
     public List<string> RedirectUris { get; set; } = [];
+
+    /// <summary>
+    /// How the client authenticates at the token, device and revocation endpoints: <c>client_secret_basic</c>,
+    /// <c>client_secret_post</c> or <c>private_key_jwt</c> (with <see cref="ClientCertificateFile"/>). Empty: basic when the
+    /// provider's discovery allows it (or lists nothing), else post; <c>private_key_jwt</c> when only a certificate is set.
+    /// </summary>
+    public string? TokenEndpointAuthMethod { get; set; }
+
+    /// <summary>private_key_jwt: a PEM file with the client's certificate and its private key (or the key in <see cref="ClientCertificateKeyFile"/>).</summary>
+    public string? ClientCertificateFile { get; set; }
+
+    /// <summary>private_key_jwt: a PEM file with the certificate's private key, when it is not in <see cref="ClientCertificateFile"/>.</summary>
+    public string? ClientCertificateKeyFile { get; set; }
+
+    /// <summary>
+    /// Send <c>prompt=consent</c> so an OpenID provider issues a refresh token (OpenID Connect Core §11). Empty: on whenever
+    /// <c>offline_access</c> is requested from a Generic provider (Google always gets it with <c>access_type=offline</c>).
+    /// </summary>
+    public bool? PromptConsent { get; set; }
+
+    /// <summary>
+    /// Accept a delegated authorization that yields no refresh token. Off: such a completion is refused
+    /// (<c>REFRESH_TOKEN_NOT_ISSUED</c>) and nothing is stored; on: the mailbox works until the access token expires.
+    /// </summary>
+    public bool AllowAccessTokenOnly { get; set; }
+
+    /// <summary>
+    /// The identity claim compared with the mailbox's username at every delegated completion. Empty: Microsoft
+    /// <c>preferred_username</c> (then <c>upn</c>), Google <c>email</c> (with <c>email_verified</c>), Generic <c>email</c>.
+    /// </summary>
+    public string? IdentityClaim { get; set; }
 }
 
 /// <summary>The kinds of OAuth provider MailGrpc speaks to.</summary>

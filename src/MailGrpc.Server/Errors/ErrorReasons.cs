@@ -70,7 +70,6 @@ internal static class ErrorReasons
     public const string ServerDraining = "SERVER_DRAINING";
     public const string Timeout = "TIMEOUT";
     public const string Internal = "INTERNAL";
-    public const string NotImplemented = "NOT_IMPLEMENTED";
     public const string Cancelled = "CANCELLED";
     public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
 
@@ -108,4 +107,10 @@ internal static class ErrorReasons
     public const string OAuthTenantNotFound = "OAUTH_TENANT_NOT_FOUND";
     public const string OAuthAdminConsentRequired = "OAUTH_ADMIN_CONSENT_REQUIRED";
     public const string OAuthConditionalAccess = "OAUTH_CONDITIONAL_ACCESS";
+    // Authorization hardening (issue #10): refresh tokens, RFC 9207 issuer, identity binding.
+    public const string RefreshTokenNotIssued = "REFRESH_TOKEN_NOT_ISSUED";
+    public const string IssuerMismatch = "ISSUER_MISMATCH";
+    public const string IssuerMissing = "ISSUER_MISSING";
+    public const string IdentityMismatch = "IDENTITY_MISMATCH";
+    public const string IdentityUnavailable = "IDENTITY_UNAVAILABLE";
 }

@@ -16,6 +16,7 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
         app.MapTestingCredentialEndpoint(app.Environment);
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
+        app.MapUnknownPathPage();
         return app;
     }
 }

@@ -17,7 +17,8 @@ internal sealed class MailboxManager(
     IStateStore store,
     HostGuard hostGuard,
     IOptionsMonitor<MailGrpcOptions> options,
-    TimeProvider time)
+    TimeProvider time,
+    Authorization.GrantRevocation revocation)
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 1000;
@@ -170,19 +171,22 @@ internal sealed class MailboxManager(
         return await repository.ReplaceAsync(next, current.Etag, cancellationToken);
     }
 
-    public async Task DeleteAsync(string tenant, string mailboxId, string etag, CancellationToken cancellationToken)
+    /// <summary>Deletes the mailbox; true when its OAuth grant was revoked at the provider first.</summary>
+    public async Task<bool> DeleteAsync(string tenant, string mailboxId, string etag, CancellationToken cancellationToken)
     {
         MailboxValidator.ValidateMailboxId(mailboxId);
 
         // 1. Mark: from here on the mailbox is gone for every RPC, and a retry of this call (or the reconciler) finishes it.
+        //    A stale etag is refused here, so a refused delete revokes nothing.
         var mailbox = await repository.MarkDeletingAsync(tenant, mailboxId, string.IsNullOrEmpty(etag) ? "*" : etag, cancellationToken);
 
-        // 2. Work outside the store that must happen once per delete (e.g. revoking the grant at the provider) goes here,
-        //    with the marked record: it runs again on a retry, so it must be idempotent.
-        _ = mailbox;
+        // 2. Revoke the grant at the provider (Authorization/GrantRevocation) while the credential is still stored; a retry
+        //    runs it again, and finds nothing to revoke once step 3 removed the credential.
+        var revoked = await revocation.RevokeAtProviderAsync(mailbox, cancellationToken);
 
         // 3. Remove what is stored for it, the mark last.
         await repository.FinishDeleteAsync(tenant, mailboxId, cancellationToken);
+        return revoked;
     }
 
     private async Task<V1.MailboxState> NextStateAsync(MailboxRecord current, MailboxRecord next, V1.MailboxState requested, CancellationToken cancellationToken)

@@ -78,10 +78,14 @@ internal static partial class MessageRequestValidator
                 Grpc.Core.StatusCode.FailedPrecondition,
                 ErrorReasons.MailboxNotActive,
                 $"Mailbox '{mailbox.Id}' cannot be read: {why}.",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["state"] = mailbox.State.ToString() });
+                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["state"] = ProtoName(mailbox.State) });
         }
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]
     private static partial Regex ConsumerPattern();
+
+    /// <summary>The proto enum value name (MAILBOX_STATE_PENDING_AUTHORIZATION), which callers see in every SDK, not the C# one.</summary>
+    private static string ProtoName(V1.MailboxState state) =>
+        V1.MailboxReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.EnumDescriptor>("mailgrpc.v1.MailboxState")?.FindValueByNumber((int)state)?.Name ?? state.ToString();
 }

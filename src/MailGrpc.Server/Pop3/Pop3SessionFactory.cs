@@ -114,6 +114,48 @@ internal sealed partial class Pop3SessionFactory(
         }
     }
 
+    // --- One trial login with a credential that is not stored yet (SetMailboxPassword, OAuth grants without an identity).
+
+    /// <summary>
+    /// Connects and logs in once with <paramref name="credential"/> under the mailbox's lease, then quits. False when the
+    /// server refused the credential; connection failures throw as for any session.
+    /// </summary>
+    public async Task<bool> TryLoginOnceAsync(MailboxRecord mailbox, Pop3Credential credential, CancellationToken cancellationToken)
+    {
+        await using var lease = await leases.AcquireAsync(mailbox.Tenant, mailbox.Id, cancellationToken, null);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.Lost);
+        var recorder = new LoginReplyRecorder();
+        var client = await ConnectAsync(mailbox, linked.Token, recorder);
+        if (!await TryLoginAsync(client, mailbox, credential, linked.Token))
+        {
+            // [IN-USE], [SYS/TEMP] and the like say nothing about the credential: answer them as they are.
+            var (refusal, _) = LoginReplyClassifier.Classify(recorder.LastErrorLine, mailbox.Provider, credential.Kind == Pop3CredentialKind.Password);
+            if (refusal.Kind != LoginRefusalKind.Credential)
+            {
+                throw refusal.ToException();
+            }
+
+            return false;
+        }
+
+        recorder.Stop();
+
+        try
+        {
+            await client.DisconnectAsync(true, linked.Token);
+        }
+        catch (Exception ex) when (ex is IOException or MailKit.ProtocolException or OperationCanceledException)
+        {
+            // The login succeeded; a failed QUIT changes nothing.
+        }
+        finally
+        {
+            client.DisposeQuietly();
+        }
+
+        return true;
+    }
+
     private async Task<Pop3Client> ConnectAsync(MailboxRecord mailbox, CancellationToken cancellationToken, LoginReplyRecorder? recorder = null)
     {
         var addresses = await ResolveAsync(mailbox.Host, cancellationToken);

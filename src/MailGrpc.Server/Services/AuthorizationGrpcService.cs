@@ -12,7 +12,7 @@ internal sealed class AuthorizationGrpcService(AuthorizationManager manager) : A
         manager.BeginAsync(context.GetTenant(), request, context.CancellationToken);
 
     public override async Task<CompleteAuthorizationResponse> CompleteAuthorization(CompleteAuthorizationRequest request, ServerCallContext context) =>
-        new() { Status = await manager.CompleteAsync(context.GetTenant(), request.State, request.Code, request.CallbackUrl, context.CancellationToken) };
+        new() { Status = await manager.CompleteAsync(context.GetTenant(), request.State, request.Code, request.Iss, request.CallbackUrl, context.CancellationToken) };
 
     public override Task StartDeviceAuthorization(StartDeviceAuthorizationRequest request, IServerStreamWriter<StartDeviceAuthorizationResponse> responseStream, ServerCallContext context) =>
         manager.StartDeviceAsync(context.GetTenant(), request, responseStream, context.CancellationToken);

@@ -38,8 +38,8 @@ internal sealed class MailboxGrpcService(MailboxManager mailboxes, MailboxDiagno
 
     public override async Task<DeleteMailboxResponse> DeleteMailbox(DeleteMailboxRequest request, ServerCallContext context)
     {
-        await mailboxes.DeleteAsync(context.GetTenant(), request.MailboxId, request.Etag, context.CancellationToken);
-        return new DeleteMailboxResponse();
+        var revoked = await mailboxes.DeleteAsync(context.GetTenant(), request.MailboxId, request.Etag, context.CancellationToken);
+        return new DeleteMailboxResponse { RevokedAtProvider = revoked };
     }
 
     public override Task<DiagnoseMailboxResponse> DiagnoseMailbox(DiagnoseMailboxRequest request, ServerCallContext context) =>

@@ -57,16 +57,17 @@ public sealed class AuthorizationCodeFlowTests
         using var page = await web.GetAsync(callback2.PathAndQuery);
         var html = await page.Content.ReadAsStringAsync();
         Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
-        Assert.Contains("Authorization complete", html, StringComparison.Ordinal);
+        Assert.Contains("Mailbox connected", html, StringComparison.Ordinal);
+        Assert.Contains("bob@rig.test", html, StringComparison.Ordinal);
         Assert.Equal("no-store", page.Headers.CacheControl?.ToString());
         var status2 = await auth.GetAuthorizationStatusAsync(new GetAuthorizationStatusRequest { MailboxId = second });
         Assert.Equal(MailboxState.Active, status2.Status.State);
         Assert.Equal(MailboxState.Active, (await host.Mailboxes(_tenant.ApiKey).GetMailboxAsync(new GetMailboxRequest { MailboxId = second })).Mailbox.State);
 
-        // The same callback again: a replay, shown as a failure page.
+        // The same callback again (a reload): the person is told it is already done.
         using var replay = await web.GetAsync(callback2.PathAndQuery);
-        Assert.Equal(System.Net.HttpStatusCode.BadRequest, replay.StatusCode);
-        Assert.Contains("STATE_ALREADY_USED", await replay.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.OK, replay.StatusCode);
+        Assert.Contains("Already done", await replay.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         // The broker hands out the stored token; collect every secret to look for in Redis.
         var repository = host.Services.GetRequiredService<MailboxRepository>();
@@ -163,12 +164,17 @@ public sealed class AuthorizationCodeFlowTests
         var begun = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
         await auth.CompleteAuthorizationAsync(new CompleteAuthorizationRequest { CallbackUrl = (await OAuthRig.FollowAsync(begun.AuthorizationUrl)).ToString() });
         var pendingBegun = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
-        Assert.NotEmpty(TestRedis.KeysContaining($"{{auth:{pendingBegun.State}}}"));
+        // Pending states are stored under their hash: the live state never appears in Redis.
+        var hashed = MailGrpc.Server.Authorization.Flows.PendingAuthorizations.Hash(pendingBegun.State);
+        Assert.NotEmpty(TestRedis.KeysContaining($"{{auth:{hashed}}}"));
+        Assert.Empty(TestRedis.KeysContaining(pendingBegun.State));
+        Assert.DoesNotContain(pendingBegun.State, TestRedis.Connection.GetDatabase().SetMembers(TestRedis.KeysContaining($"{{mbx:{_tenant.Name}:{id}}}").First(k => k.Contains("pending", StringComparison.Ordinal))).Select(m => m.ToString()));
 
-        await host.Mailboxes(_tenant.ApiKey).DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id });
+        var deleted = await host.Mailboxes(_tenant.ApiKey).DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id });
+        Assert.True(deleted.RevokedAtProvider);
 
         Assert.Empty(TestRedis.KeysContaining($"{{mbx:{_tenant.Name}:{id}}}"));
-        Assert.Empty(TestRedis.KeysContaining($"{{auth:{pendingBegun.State}}}"));
+        Assert.Empty(TestRedis.KeysContaining($"{{auth:{hashed}}}"));
     }
 
     /// <summary>Dumps every key of the tenant (and every pending state) and looks for each secret, raw and base64.</summary>

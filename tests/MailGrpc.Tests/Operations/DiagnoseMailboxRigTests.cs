@@ -144,7 +144,7 @@ public sealed class DiagnoseMailboxRigTests(Pop3Rig rig)
             MailboxId = id,
             Mailbox = new Mailbox { Username = user, Server = new ServerSettings { Host = "127.0.0.1", Port = port, Security = Security.ImplicitTls }, AuthMethod = new AuthMethod { Password = new PasswordAuth() } },
         });
-        await server.Authorization(tenant.ApiKey).SetMailboxPasswordAsync(new SetMailboxPasswordRequest { MailboxId = id, Password = password });
+        await server.Authorization(tenant.ApiKey).SetMailboxPasswordAsync(new SetMailboxPasswordRequest { MailboxId = id, Password = password, SkipVerification = true });
         return id;
     }
 

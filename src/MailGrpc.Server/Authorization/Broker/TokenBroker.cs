@@ -254,6 +254,18 @@ internal sealed partial class TokenBroker(
                 new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = ErrorReasons.InvalidGrant, ["provider_error"] = ex.Error });
         }
 
+        if (ex.Kind == OAuthFailureKind.NoRefreshToken)
+        {
+            // Nothing was asked of the provider: say so, and no provider error.
+            var message = $"The access token expired and no refresh token is held ({ex.Description}); authorize the mailbox again.";
+            await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, ErrorReasons.NoRefreshToken, message, CancellationToken.None);
+            return new MailGrpcException(
+                StatusCode.FailedPrecondition,
+                ErrorReasons.ReauthorizationRequired,
+                $"Mailbox '{mailbox.Id}': {message}",
+                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = ErrorReasons.NoRefreshToken });
+        }
+
         return OAuthErrorMapping.Map(ex);
     }
 

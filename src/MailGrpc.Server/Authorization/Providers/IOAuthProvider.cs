@@ -13,6 +13,9 @@ internal sealed record TokenGrant(string AccessToken, string? RefreshToken, Date
     /// <summary>Microsoft: MSAL's cache now holds a refresh token for the account.</summary>
     public bool MsalHasRefreshToken { get; init; }
 
+    /// <summary>Microsoft: the ID token's claims MSAL received with the tokens (claim type → value).</summary>
+    public IReadOnlyDictionary<string, string>? IdTokenClaims { get; init; }
+
     public override string ToString() => $"token grant (expires {ExpiresAt:O})";
 }
 
@@ -27,6 +30,15 @@ internal sealed record DeviceAuthorizationStart(string DeviceCode, string UserCo
 {
     public override string ToString() => $"device authorization (expires {ExpiresAt:O})";
 }
+
+/// <summary>
+/// Who consented, as the provider says: the value of the client's identity claim (null when the provider's answer lacks
+/// it) and where it came from. <see cref="Verified"/> is false when the provider marks the address unverified.
+/// </summary>
+internal sealed record ConsentedIdentity(string Claim, string? Value, bool Verified, string Source);
+
+/// <summary>The issuer a callback's <c>iss</c> must name (RFC 9207), and whether the provider always sends it.</summary>
+internal sealed record CallbackIssuer(string Issuer, bool Required);
 
 /// <summary>One named OAuth client from configuration.</summary>
 internal sealed record OAuthClient(string Name, OAuthClientOptions Options);
@@ -58,6 +70,20 @@ internal interface IOAuthProvider
 
     /// <summary>Forgets anything the provider library keeps for the mailbox (MSAL's cache).</summary>
     Task ForgetAsync(OAuthClient client, MailboxRecord mailbox, CancellationToken cancellationToken);
+
+    /// <summary>The issuer a callback's <c>iss</c> is checked against; null when the provider's issuer is not known exactly.</summary>
+    Task<CallbackIssuer?> CallbackIssuerAsync(OAuthClient client, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Who consented to <paramref name="grant"/> (userinfo endpoint, or the ID token MSAL received); null when the provider
+    /// offers no identity for it (no OpenID scope, no userinfo endpoint, app-only).
+    /// </summary>
+    Task<ConsentedIdentity?> IdentifyAsync(OAuthClient client, TokenGrant grant, CancellationToken cancellationToken);
+
+    /// <summary>The identity claim compared with the mailbox's username.</summary>
+    static string IdentityClaimOf(OAuthClient client) => !string.IsNullOrWhiteSpace(client.Options.IdentityClaim)
+        ? client.Options.IdentityClaim
+        : client.Options.Provider == OAuthProviderKind.Microsoft ? "preferred_username" : "email";
 }
 
 /// <summary>How a provider failure affects the mailbox.</summary>
@@ -86,6 +112,9 @@ internal enum OAuthFailureKind
 
     /// <summary>Any other protocol error the provider returned.</summary>
     Other,
+
+    /// <summary>No refresh token is held, so the access token cannot be renewed (no provider was asked).</summary>
+    NoRefreshToken,
 }
 
 /// <summary>A provider failure with the provider's error code and description (which never hold a secret).</summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Duende.IdentityModel;
 using Duende.IdentityModel.Client;
 using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
@@ -33,17 +34,23 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
         var verifier = CreateVerifier();
         var extra = new Parameters();
         string? prompt = null;
+        var scopes = ScopesOf(client);
         if (IsGoogle(client))
         {
             // Without these Google issues no refresh token (or only on the very first consent).
             extra.Add("access_type", "offline");
+            prompt = client.Options.PromptConsent == false ? null : "consent";
+        }
+        else if (client.Options.PromptConsent ?? scopes.Contains("offline_access", StringComparer.Ordinal))
+        {
+            // OpenID Connect Core §11: without prompt=consent a provider may ignore offline_access and issue no refresh token.
             prompt = "consent";
         }
 
         var url = new RequestUrl(disco.AuthorizeEndpoint!).CreateAuthorizeUrl(
             clientId: client.Options.ClientId,
             responseType: "code",
-            scope: string.Join(' ', ScopesOf(client)),
+            scope: string.Join(' ', scopes),
             redirectUri: redirectUri,
             state: state,
             loginHint: loginHint,
@@ -57,16 +64,15 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
     public async Task<TokenGrant> RedeemCodeAsync(OAuthClient client, MailboxRecord mailbox, string code, string codeVerifier, string redirectUri, CancellationToken cancellationToken)
     {
         var disco = await DiscoverAsync(client, cancellationToken);
-        var response = await Http.RequestAuthorizationCodeTokenAsync(new AuthorizationCodeTokenRequest
+        var request = new AuthorizationCodeTokenRequest
         {
             Address = disco.TokenEndpoint,
-            ClientId = client.Options.ClientId,
-            ClientSecret = client.Options.ClientSecret,
-            ClientCredentialStyle = ClientCredentialStyle.PostBody,
             Code = code,
             RedirectUri = redirectUri,
             CodeVerifier = codeVerifier,
-        }, cancellationToken);
+        };
+        ClientAuthentication.Apply(request, client, disco, time);
+        var response = await Http.RequestAuthorizationCodeTokenAsync(request, cancellationToken);
         return ToGrant(client, response, cancellationToken);
     }
 
@@ -79,7 +85,8 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
 
         if (string.IsNullOrEmpty(current.RefreshToken))
         {
-            throw new OAuthProviderException(OAuthFailureKind.InvalidGrant, "invalid_grant", "No refresh token is held (the provider issued none; was offline access granted?).");
+            // No provider is asked, so no provider error is claimed.
+            throw new OAuthProviderException(OAuthFailureKind.NoRefreshToken, ErrorReasons.NoRefreshToken, "No refresh token is held: the provider issued none at authorization.");
         }
 
         return RedeemRefreshTokenAsync(client, mailbox, current.RefreshToken, cancellationToken);
@@ -88,14 +95,13 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
     public async Task<TokenGrant> RedeemRefreshTokenAsync(OAuthClient client, MailboxRecord mailbox, string refreshToken, CancellationToken cancellationToken)
     {
         var disco = await DiscoverAsync(client, cancellationToken);
-        var response = await Http.RequestRefreshTokenAsync(new RefreshTokenRequest
+        var request = new RefreshTokenRequest
         {
             Address = disco.TokenEndpoint,
-            ClientId = client.Options.ClientId,
-            ClientSecret = client.Options.ClientSecret,
-            ClientCredentialStyle = ClientCredentialStyle.PostBody,
             RefreshToken = refreshToken,
-        }, cancellationToken);
+        };
+        ClientAuthentication.Apply(request, client, disco, time);
+        var response = await Http.RequestRefreshTokenAsync(request, cancellationToken);
         return ToGrant(client, response, cancellationToken);
     }
 
@@ -107,14 +113,13 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
         }
 
         var disco = await DiscoverAsync(client, cancellationToken);
-        var response = await Http.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest
+        var request = new ClientCredentialsTokenRequest
         {
             Address = disco.TokenEndpoint,
-            ClientId = client.Options.ClientId,
-            ClientSecret = client.Options.ClientSecret,
-            ClientCredentialStyle = ClientCredentialStyle.PostBody,
             Scope = string.Join(' ', client.Options.Scopes),
-        }, cancellationToken);
+        };
+        ClientAuthentication.Apply(request, client, disco, time);
+        var response = await Http.RequestClientCredentialsTokenAsync(request, cancellationToken);
         return ToGrant(client, response, cancellationToken);
     }
 
@@ -126,14 +131,13 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
             throw new OAuthProviderException(OAuthFailureKind.NotSupported, ErrorReasons.DeviceFlowNotSupported, "The provider's discovery document has no device_authorization_endpoint.");
         }
 
-        var response = await Http.RequestDeviceAuthorizationAsync(new DeviceAuthorizationRequest
+        var request = new DeviceAuthorizationRequest
         {
             Address = disco.DeviceAuthorizationEndpoint,
-            ClientId = client.Options.ClientId,
-            ClientSecret = client.Options.ClientSecret,
-            ClientCredentialStyle = ClientCredentialStyle.PostBody,
             Scope = string.Join(' ', ScopesOf(client)),
-        }, cancellationToken);
+        };
+        ClientAuthentication.Apply(request, client, disco, time);
+        var response = await Http.RequestDeviceAuthorizationAsync(request, cancellationToken);
         ThrowIfError(response, cancellationToken);
         if (string.IsNullOrEmpty(response.DeviceCode) || string.IsNullOrEmpty(response.UserCode) || string.IsNullOrEmpty(response.VerificationUri))
         {
@@ -152,14 +156,13 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
     public async Task<TokenGrant?> PollDeviceAuthorizationAsync(OAuthClient client, MailboxRecord mailbox, DeviceAuthorizationStart device, CancellationToken cancellationToken)
     {
         var disco = await DiscoverAsync(client, cancellationToken);
-        var response = await Http.RequestDeviceTokenAsync(new DeviceTokenRequest
+        var request = new DeviceTokenRequest
         {
             Address = disco.TokenEndpoint,
-            ClientId = client.Options.ClientId,
-            ClientSecret = client.Options.ClientSecret,
-            ClientCredentialStyle = ClientCredentialStyle.PostBody,
             DeviceCode = device.DeviceCode,
-        }, cancellationToken);
+        };
+        ClientAuthentication.Apply(request, client, disco, time);
+        var response = await Http.RequestDeviceTokenAsync(request, cancellationToken);
         if (response.IsError && response.Error == "authorization_pending")
         {
             return null;
@@ -187,20 +190,51 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
             return false;
         }
 
-        var response = await Http.RevokeTokenAsync(new TokenRevocationRequest
+        var request = new TokenRevocationRequest
         {
             Address = disco.RevocationEndpoint,
-            ClientId = client.Options.ClientId,
-            ClientSecret = client.Options.ClientSecret,
-            ClientCredentialStyle = ClientCredentialStyle.PostBody,
             Token = token,
             TokenTypeHint = hint,
-        }, cancellationToken);
+        };
+        ClientAuthentication.Apply(request, client, disco, time);
+        var response = await Http.RevokeTokenAsync(request, cancellationToken);
         ThrowIfError(response, cancellationToken);
         return true;
     }
 
     public Task ForgetAsync(OAuthClient client, MailboxRecord mailbox, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task<CallbackIssuer?> CallbackIssuerAsync(OAuthClient client, CancellationToken cancellationToken)
+    {
+        var disco = await DiscoverAsync(client, cancellationToken);
+        return string.IsNullOrEmpty(disco.Issuer)
+            ? null
+            : new CallbackIssuer(disco.Issuer, disco.TryGetBoolean(OidcConstants.Discovery.AuthorizationResponseIssParameterSupported) == true);
+    }
+
+    public async Task<ConsentedIdentity?> IdentifyAsync(OAuthClient client, TokenGrant grant, CancellationToken cancellationToken)
+    {
+        var disco = await DiscoverAsync(client, cancellationToken);
+        if (string.IsNullOrEmpty(disco.UserInfoEndpoint) || !grant.Scopes.Contains("openid", StringComparer.Ordinal))
+        {
+            return null;
+        }
+
+        // The access token was just issued to us over TLS by the discovered token endpoint; the userinfo endpoint of the
+        // same discovery document says whose it is (OpenID Connect Core §5.3).
+        var response = await Http.GetUserInfoAsync(new UserInfoRequest { Address = disco.UserInfoEndpoint, Token = grant.AccessToken }, cancellationToken);
+        ThrowIfError(response, cancellationToken);
+        var claim = IOAuthProvider.IdentityClaimOf(client);
+        var value = response.Claims.FirstOrDefault(c => c.Type == claim)?.Value;
+        var verified = claim != "email" || response.Claims.FirstOrDefault(c => c.Type == "email_verified")?.Value is not ("false" or "False");
+        if (IsGoogle(client) && claim == "email")
+        {
+            // Google: only a verified address identifies the account.
+            verified = response.Claims.FirstOrDefault(c => c.Type == "email_verified")?.Value is "true" or "True";
+        }
+
+        return new ConsentedIdentity(claim, value, verified, "userinfo");
+    }
 
     private async Task<DiscoveryDocumentResponse> DiscoverAsync(OAuthClient client, CancellationToken cancellationToken)
     {
@@ -264,15 +298,35 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
             TokenResponse token => token.ErrorDescription,
             DeviceAuthorizationResponse device => device.ErrorDescription,
             _ => null,
-        } ?? ProblemDetail(response);
-        var error = string.IsNullOrEmpty(response.Error) || response.ErrorType != ResponseErrorType.Protocol ? $"http_{status}" : response.Error;
+        } ?? JsonString(response, "error_description") ?? ProblemDetail(response);
+        var error = !string.IsNullOrEmpty(response.Error) && response.ErrorType == ResponseErrorType.Protocol ? response.Error : JsonError(response) ?? $"http_{status}";
         var kind = OAuthProviderException.KindOf(error);
+        if (response.HttpStatusCode == HttpStatusCode.Unauthorized && kind == OAuthFailureKind.Other)
+        {
+            // RFC 6749 §5.2: 401 is the client authentication failure (invalid_client), whatever the body says.
+            kind = OAuthFailureKind.ClientRejected;
+        }
+
         if (description?.Contains("code_verifier", StringComparison.OrdinalIgnoreCase) == true || description?.Contains("PKCE", StringComparison.OrdinalIgnoreCase) == true)
         {
             kind = OAuthFailureKind.PkceFailed;
         }
 
         throw new OAuthProviderException(kind, error, Trim(description));
+    }
+
+    private static string? JsonError(ProtocolResponse response) => JsonString(response, "error");
+
+    private static string? JsonString(ProtocolResponse response, string name)
+    {
+        try
+        {
+            return response.Json is { ValueKind: System.Text.Json.JsonValueKind.Object } json && json.TryGetProperty(name, out var e) && e.ValueKind == System.Text.Json.JsonValueKind.String ? e.GetString() : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private static string? ProblemDetail(ProtocolResponse response)
@@ -302,7 +356,8 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
             return client.Options.Scopes;
         }
 
-        return IsGoogle(client) ? [GoogleMailScope] : ["openid", "email", "offline_access"];
+        // openid + email let MailGrpc ask the userinfo endpoint who consented.
+        return IsGoogle(client) ? [GoogleMailScope, "openid", "email"] : ["openid", "email", "offline_access"];
     }
 
     private static string CreateVerifier() => Base64Url(RandomNumberGenerator.GetBytes(32));

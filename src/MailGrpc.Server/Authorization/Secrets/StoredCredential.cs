@@ -34,6 +34,9 @@ internal sealed record StoredCredential
 
     public DateTimeOffset StoredAt { get; init; }
 
+    /// <summary>The account that consented (identity claim) or whose password a POP3 login accepted.</summary>
+    public string? Account { get; init; }
+
     [JsonIgnore]
     public bool HasRefreshToken => !string.IsNullOrEmpty(RefreshToken) || MsalHasRefreshToken;
 
@@ -63,6 +66,12 @@ internal sealed record PendingAuthorization
 
     /// <summary>Set once the state was redeemed: the record stays as a tombstone so a replay is told apart from an unknown state.</summary>
     public DateTimeOffset? UsedAt { get; init; }
+
+    /// <summary>Set once the redemption stored a credential: a reload of the callback then says "already done".</summary>
+    public DateTimeOffset? CompletedAt { get; init; }
+
+    /// <summary>The account that consented, for the "already done" page.</summary>
+    public string? Account { get; init; }
 
     public override string ToString() => $"pending authorization of {Tenant}/{MailboxId}";
 }

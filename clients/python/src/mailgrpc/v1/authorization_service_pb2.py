@@ -15,7 +15,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mailgrpc.v1 import mailbox_pb2 as mailgrpc_dot_v1_dot_mailbox__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mailgrpc/v1/authorization_service.proto\x12\x0bmailgrpc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mailgrpc/v1/mailbox.proto\"\xe8\x02\n\x13\x41uthorizationStatus\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.mailgrpc.v1.MailboxState\x12\x34\n\x0f\x63redential_kind\x18\x03 \x01(\x0e\x32\x1b.mailgrpc.v1.CredentialKind\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0egranted_scopes\x18\x05 \x03(\t\x12\x35\n\x11last_refresh_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11has_refresh_token\x18\x07 \x01(\x08\x12\x19\n\x11last_error_reason\x18\x08 \x01(\t\x12\x1a\n\x12last_error_message\x18\t \x01(\t\"Y\n\x19\x42\x65ginAuthorizationRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\x12\x12\n\nlogin_hint\x18\x03 \x01(\t\"\x8d\x01\n\x1a\x42\x65ginAuthorizationResponse\x12\x19\n\x11\x61uthorization_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0credirect_uri\x18\x04 \x01(\t\"Q\n\x1c\x43ompleteAuthorizationRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61llback_url\x18\x03 \x01(\t\"Q\n\x1d\x43ompleteAuthorizationResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"5\n\x1fStartDeviceAuthorizationRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"\x93\x01\n StartDeviceAuthorizationResponse\x12/\n\x06prompt\x18\x01 \x01(\x0b\x32\x1d.mailgrpc.v1.DeviceCodePromptH\x00\x12\x35\n\tcompleted\x18\x02 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatusH\x00\x42\x07\n\x05\x65vent\"\x93\x01\n\x10\x44\x65viceCodePrompt\x12\x11\n\tuser_code\x18\x01 \x01(\t\x12\x18\n\x10verification_uri\x18\x02 \x01(\t\x12!\n\x19verification_uri_complete\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n%AuthorizeWithClientCredentialsRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"Z\n&AuthorizeWithClientCredentialsResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"F\n\x19ImportRefreshTokenRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\"N\n\x1aImportRefreshTokenResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"A\n\x19SetMailboxPasswordRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"N\n\x1aSetMailboxPasswordResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"3\n\x1dGetAuthorizationStatusRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"R\n\x1eGetAuthorizationStatusResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"0\n\x1aRevokeAuthorizationRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"l\n\x1bRevokeAuthorizationResponse\x12\x1b\n\x13revoked_at_provider\x18\x01 \x01(\x08\x12\x30\n\x06status\x18\x02 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus*\x8c\x01\n\x0e\x43redentialKind\x12\x1f\n\x1b\x43REDENTIAL_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43REDENTIAL_KIND_DELEGATED\x10\x01\x12\x1c\n\x18\x43REDENTIAL_KIND_APP_ONLY\x10\x02\x12\x1c\n\x18\x43REDENTIAL_KIND_PASSWORD\x10\x03\x32\x9f\x07\n\x14\x41uthorizationService\x12\x65\n\x12\x42\x65ginAuthorization\x12&.mailgrpc.v1.BeginAuthorizationRequest\x1a\'.mailgrpc.v1.BeginAuthorizationResponse\x12n\n\x15\x43ompleteAuthorization\x12).mailgrpc.v1.CompleteAuthorizationRequest\x1a*.mailgrpc.v1.CompleteAuthorizationResponse\x12y\n\x18StartDeviceAuthorization\x12,.mailgrpc.v1.StartDeviceAuthorizationRequest\x1a-.mailgrpc.v1.StartDeviceAuthorizationResponse0\x01\x12\x89\x01\n\x1e\x41uthorizeWithClientCredentials\x12\x32.mailgrpc.v1.AuthorizeWithClientCredentialsRequest\x1a\x33.mailgrpc.v1.AuthorizeWithClientCredentialsResponse\x12\x65\n\x12ImportRefreshToken\x12&.mailgrpc.v1.ImportRefreshTokenRequest\x1a\'.mailgrpc.v1.ImportRefreshTokenResponse\x12\x65\n\x12SetMailboxPassword\x12&.mailgrpc.v1.SetMailboxPasswordRequest\x1a\'.mailgrpc.v1.SetMailboxPasswordResponse\x12q\n\x16GetAuthorizationStatus\x12*.mailgrpc.v1.GetAuthorizationStatusRequest\x1a+.mailgrpc.v1.GetAuthorizationStatusResponse\x12h\n\x13RevokeAuthorization\x12\'.mailgrpc.v1.RevokeAuthorizationRequest\x1a(.mailgrpc.v1.RevokeAuthorizationResponseBMZ=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\xaa\x02\x0bMailGrpc.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'mailgrpc/v1/authorization_service.proto\x12\x0bmailgrpc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mailgrpc/v1/mailbox.proto\"\xae\x03\n\x13\x41uthorizationStatus\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.mailgrpc.v1.MailboxState\x12\x34\n\x0f\x63redential_kind\x18\x03 \x01(\x0e\x32\x1b.mailgrpc.v1.CredentialKind\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0egranted_scopes\x18\x05 \x03(\t\x12\x35\n\x11last_refresh_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11has_refresh_token\x18\x07 \x01(\x08\x12\x19\n\x11last_error_reason\x18\x08 \x01(\t\x12\x1a\n\x12last_error_message\x18\t \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\n \x01(\t\x12\x33\n\x0f\x61\x63\x63\x65ss_end_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x19\x42\x65ginAuthorizationRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\x12\x12\n\nlogin_hint\x18\x03 \x01(\t\"\x8d\x01\n\x1a\x42\x65ginAuthorizationResponse\x12\x19\n\x11\x61uthorization_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0credirect_uri\x18\x04 \x01(\t\"^\n\x1c\x43ompleteAuthorizationRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61llback_url\x18\x03 \x01(\t\x12\x0b\n\x03iss\x18\x04 \x01(\t\"Q\n\x1d\x43ompleteAuthorizationResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"5\n\x1fStartDeviceAuthorizationRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"\x93\x01\n StartDeviceAuthorizationResponse\x12/\n\x06prompt\x18\x01 \x01(\x0b\x32\x1d.mailgrpc.v1.DeviceCodePromptH\x00\x12\x35\n\tcompleted\x18\x02 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatusH\x00\x42\x07\n\x05\x65vent\"\x93\x01\n\x10\x44\x65viceCodePrompt\x12\x11\n\tuser_code\x18\x01 \x01(\t\x12\x18\n\x10verification_uri\x18\x02 \x01(\t\x12!\n\x19verification_uri_complete\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n%AuthorizeWithClientCredentialsRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"Z\n&AuthorizeWithClientCredentialsResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"F\n\x19ImportRefreshTokenRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\"N\n\x1aImportRefreshTokenResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"\\\n\x19SetMailboxPasswordRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x19\n\x11skip_verification\x18\x03 \x01(\x08\"N\n\x1aSetMailboxPasswordResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"3\n\x1dGetAuthorizationStatusRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"R\n\x1eGetAuthorizationStatusResponse\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus\"0\n\x1aRevokeAuthorizationRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"l\n\x1bRevokeAuthorizationResponse\x12\x1b\n\x13revoked_at_provider\x18\x01 \x01(\x08\x12\x30\n\x06status\x18\x02 \x01(\x0b\x32 .mailgrpc.v1.AuthorizationStatus*\x8c\x01\n\x0e\x43redentialKind\x12\x1f\n\x1b\x43REDENTIAL_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43REDENTIAL_KIND_DELEGATED\x10\x01\x12\x1c\n\x18\x43REDENTIAL_KIND_APP_ONLY\x10\x02\x12\x1c\n\x18\x43REDENTIAL_KIND_PASSWORD\x10\x03\x32\x9f\x07\n\x14\x41uthorizationService\x12\x65\n\x12\x42\x65ginAuthorization\x12&.mailgrpc.v1.BeginAuthorizationRequest\x1a\'.mailgrpc.v1.BeginAuthorizationResponse\x12n\n\x15\x43ompleteAuthorization\x12).mailgrpc.v1.CompleteAuthorizationRequest\x1a*.mailgrpc.v1.CompleteAuthorizationResponse\x12y\n\x18StartDeviceAuthorization\x12,.mailgrpc.v1.StartDeviceAuthorizationRequest\x1a-.mailgrpc.v1.StartDeviceAuthorizationResponse0\x01\x12\x89\x01\n\x1e\x41uthorizeWithClientCredentials\x12\x32.mailgrpc.v1.AuthorizeWithClientCredentialsRequest\x1a\x33.mailgrpc.v1.AuthorizeWithClientCredentialsResponse\x12\x65\n\x12ImportRefreshToken\x12&.mailgrpc.v1.ImportRefreshTokenRequest\x1a\'.mailgrpc.v1.ImportRefreshTokenResponse\x12\x65\n\x12SetMailboxPassword\x12&.mailgrpc.v1.SetMailboxPasswordRequest\x1a\'.mailgrpc.v1.SetMailboxPasswordResponse\x12q\n\x16GetAuthorizationStatus\x12*.mailgrpc.v1.GetAuthorizationStatusRequest\x1a+.mailgrpc.v1.GetAuthorizationStatusResponse\x12h\n\x13RevokeAuthorization\x12\'.mailgrpc.v1.RevokeAuthorizationRequest\x1a(.mailgrpc.v1.RevokeAuthorizationResponseBMZ=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\xaa\x02\x0bMailGrpc.V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mailgrpc.v1.authorization_service_pb2', globals())
@@ -23,44 +23,44 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'Z=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\252\002\013MailGrpc.V1'
-  _CREDENTIALKIND._serialized_start=1985
-  _CREDENTIALKIND._serialized_end=2125
+  _CREDENTIALKIND._serialized_start=2095
+  _CREDENTIALKIND._serialized_end=2235
   _AUTHORIZATIONSTATUS._serialized_start=117
-  _AUTHORIZATIONSTATUS._serialized_end=477
-  _BEGINAUTHORIZATIONREQUEST._serialized_start=479
-  _BEGINAUTHORIZATIONREQUEST._serialized_end=568
-  _BEGINAUTHORIZATIONRESPONSE._serialized_start=571
-  _BEGINAUTHORIZATIONRESPONSE._serialized_end=712
-  _COMPLETEAUTHORIZATIONREQUEST._serialized_start=714
-  _COMPLETEAUTHORIZATIONREQUEST._serialized_end=795
-  _COMPLETEAUTHORIZATIONRESPONSE._serialized_start=797
-  _COMPLETEAUTHORIZATIONRESPONSE._serialized_end=878
-  _STARTDEVICEAUTHORIZATIONREQUEST._serialized_start=880
-  _STARTDEVICEAUTHORIZATIONREQUEST._serialized_end=933
-  _STARTDEVICEAUTHORIZATIONRESPONSE._serialized_start=936
-  _STARTDEVICEAUTHORIZATIONRESPONSE._serialized_end=1083
-  _DEVICECODEPROMPT._serialized_start=1086
-  _DEVICECODEPROMPT._serialized_end=1233
-  _AUTHORIZEWITHCLIENTCREDENTIALSREQUEST._serialized_start=1235
-  _AUTHORIZEWITHCLIENTCREDENTIALSREQUEST._serialized_end=1294
-  _AUTHORIZEWITHCLIENTCREDENTIALSRESPONSE._serialized_start=1296
-  _AUTHORIZEWITHCLIENTCREDENTIALSRESPONSE._serialized_end=1386
-  _IMPORTREFRESHTOKENREQUEST._serialized_start=1388
-  _IMPORTREFRESHTOKENREQUEST._serialized_end=1458
-  _IMPORTREFRESHTOKENRESPONSE._serialized_start=1460
-  _IMPORTREFRESHTOKENRESPONSE._serialized_end=1538
-  _SETMAILBOXPASSWORDREQUEST._serialized_start=1540
-  _SETMAILBOXPASSWORDREQUEST._serialized_end=1605
-  _SETMAILBOXPASSWORDRESPONSE._serialized_start=1607
-  _SETMAILBOXPASSWORDRESPONSE._serialized_end=1685
-  _GETAUTHORIZATIONSTATUSREQUEST._serialized_start=1687
-  _GETAUTHORIZATIONSTATUSREQUEST._serialized_end=1738
-  _GETAUTHORIZATIONSTATUSRESPONSE._serialized_start=1740
-  _GETAUTHORIZATIONSTATUSRESPONSE._serialized_end=1822
-  _REVOKEAUTHORIZATIONREQUEST._serialized_start=1824
-  _REVOKEAUTHORIZATIONREQUEST._serialized_end=1872
-  _REVOKEAUTHORIZATIONRESPONSE._serialized_start=1874
-  _REVOKEAUTHORIZATIONRESPONSE._serialized_end=1982
-  _AUTHORIZATIONSERVICE._serialized_start=2128
-  _AUTHORIZATIONSERVICE._serialized_end=3055
+  _AUTHORIZATIONSTATUS._serialized_end=547
+  _BEGINAUTHORIZATIONREQUEST._serialized_start=549
+  _BEGINAUTHORIZATIONREQUEST._serialized_end=638
+  _BEGINAUTHORIZATIONRESPONSE._serialized_start=641
+  _BEGINAUTHORIZATIONRESPONSE._serialized_end=782
+  _COMPLETEAUTHORIZATIONREQUEST._serialized_start=784
+  _COMPLETEAUTHORIZATIONREQUEST._serialized_end=878
+  _COMPLETEAUTHORIZATIONRESPONSE._serialized_start=880
+  _COMPLETEAUTHORIZATIONRESPONSE._serialized_end=961
+  _STARTDEVICEAUTHORIZATIONREQUEST._serialized_start=963
+  _STARTDEVICEAUTHORIZATIONREQUEST._serialized_end=1016
+  _STARTDEVICEAUTHORIZATIONRESPONSE._serialized_start=1019
+  _STARTDEVICEAUTHORIZATIONRESPONSE._serialized_end=1166
+  _DEVICECODEPROMPT._serialized_start=1169
+  _DEVICECODEPROMPT._serialized_end=1316
+  _AUTHORIZEWITHCLIENTCREDENTIALSREQUEST._serialized_start=1318
+  _AUTHORIZEWITHCLIENTCREDENTIALSREQUEST._serialized_end=1377
+  _AUTHORIZEWITHCLIENTCREDENTIALSRESPONSE._serialized_start=1379
+  _AUTHORIZEWITHCLIENTCREDENTIALSRESPONSE._serialized_end=1469
+  _IMPORTREFRESHTOKENREQUEST._serialized_start=1471
+  _IMPORTREFRESHTOKENREQUEST._serialized_end=1541
+  _IMPORTREFRESHTOKENRESPONSE._serialized_start=1543
+  _IMPORTREFRESHTOKENRESPONSE._serialized_end=1621
+  _SETMAILBOXPASSWORDREQUEST._serialized_start=1623
+  _SETMAILBOXPASSWORDREQUEST._serialized_end=1715
+  _SETMAILBOXPASSWORDRESPONSE._serialized_start=1717
+  _SETMAILBOXPASSWORDRESPONSE._serialized_end=1795
+  _GETAUTHORIZATIONSTATUSREQUEST._serialized_start=1797
+  _GETAUTHORIZATIONSTATUSREQUEST._serialized_end=1848
+  _GETAUTHORIZATIONSTATUSRESPONSE._serialized_start=1850
+  _GETAUTHORIZATIONSTATUSRESPONSE._serialized_end=1932
+  _REVOKEAUTHORIZATIONREQUEST._serialized_start=1934
+  _REVOKEAUTHORIZATIONREQUEST._serialized_end=1982
+  _REVOKEAUTHORIZATIONRESPONSE._serialized_start=1984
+  _REVOKEAUTHORIZATIONRESPONSE._serialized_end=2092
+  _AUTHORIZATIONSERVICE._serialized_start=2238
+  _AUTHORIZATIONSERVICE._serialized_end=3165
 # @@protoc_insertion_point(module_scope)

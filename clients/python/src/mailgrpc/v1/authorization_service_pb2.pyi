@@ -13,8 +13,10 @@ CREDENTIAL_KIND_UNSPECIFIED: CredentialKind
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AuthorizationStatus(_message.Message):
-    __slots__ = ["access_token_expire_time", "credential_kind", "granted_scopes", "has_refresh_token", "last_error_message", "last_error_reason", "last_refresh_time", "mailbox_id", "state"]
+    __slots__ = ["access_end_time", "access_token_expire_time", "account", "credential_kind", "granted_scopes", "has_refresh_token", "last_error_message", "last_error_reason", "last_refresh_time", "mailbox_id", "state"]
+    ACCESS_END_TIME_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_KIND_FIELD_NUMBER: _ClassVar[int]
     GRANTED_SCOPES_FIELD_NUMBER: _ClassVar[int]
     HAS_REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
@@ -23,7 +25,9 @@ class AuthorizationStatus(_message.Message):
     LAST_REFRESH_TIME_FIELD_NUMBER: _ClassVar[int]
     MAILBOX_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    access_end_time: _timestamp_pb2.Timestamp
     access_token_expire_time: _timestamp_pb2.Timestamp
+    account: str
     credential_kind: CredentialKind
     granted_scopes: _containers.RepeatedScalarFieldContainer[str]
     has_refresh_token: bool
@@ -32,7 +36,7 @@ class AuthorizationStatus(_message.Message):
     last_refresh_time: _timestamp_pb2.Timestamp
     mailbox_id: str
     state: _mailbox_pb2.MailboxState
-    def __init__(self, mailbox_id: _Optional[str] = ..., state: _Optional[_Union[_mailbox_pb2.MailboxState, str]] = ..., credential_kind: _Optional[_Union[CredentialKind, str]] = ..., access_token_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., granted_scopes: _Optional[_Iterable[str]] = ..., last_refresh_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., has_refresh_token: bool = ..., last_error_reason: _Optional[str] = ..., last_error_message: _Optional[str] = ...) -> None: ...
+    def __init__(self, mailbox_id: _Optional[str] = ..., state: _Optional[_Union[_mailbox_pb2.MailboxState, str]] = ..., credential_kind: _Optional[_Union[CredentialKind, str]] = ..., access_token_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., granted_scopes: _Optional[_Iterable[str]] = ..., last_refresh_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., has_refresh_token: bool = ..., last_error_reason: _Optional[str] = ..., last_error_message: _Optional[str] = ..., account: _Optional[str] = ..., access_end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AuthorizeWithClientCredentialsRequest(_message.Message):
     __slots__ = ["mailbox_id"]
@@ -69,14 +73,16 @@ class BeginAuthorizationResponse(_message.Message):
     def __init__(self, authorization_url: _Optional[str] = ..., state: _Optional[str] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., redirect_uri: _Optional[str] = ...) -> None: ...
 
 class CompleteAuthorizationRequest(_message.Message):
-    __slots__ = ["callback_url", "code", "state"]
+    __slots__ = ["callback_url", "code", "iss", "state"]
     CALLBACK_URL_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
+    ISS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     callback_url: str
     code: str
+    iss: str
     state: str
-    def __init__(self, state: _Optional[str] = ..., code: _Optional[str] = ..., callback_url: _Optional[str] = ...) -> None: ...
+    def __init__(self, state: _Optional[str] = ..., code: _Optional[str] = ..., callback_url: _Optional[str] = ..., iss: _Optional[str] = ...) -> None: ...
 
 class CompleteAuthorizationResponse(_message.Message):
     __slots__ = ["status"]
@@ -137,12 +143,14 @@ class RevokeAuthorizationResponse(_message.Message):
     def __init__(self, revoked_at_provider: bool = ..., status: _Optional[_Union[AuthorizationStatus, _Mapping]] = ...) -> None: ...
 
 class SetMailboxPasswordRequest(_message.Message):
-    __slots__ = ["mailbox_id", "password"]
+    __slots__ = ["mailbox_id", "password", "skip_verification"]
     MAILBOX_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    SKIP_VERIFICATION_FIELD_NUMBER: _ClassVar[int]
     mailbox_id: str
     password: str
-    def __init__(self, mailbox_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+    skip_verification: bool
+    def __init__(self, mailbox_id: _Optional[str] = ..., password: _Optional[str] = ..., skip_verification: bool = ...) -> None: ...
 
 class SetMailboxPasswordResponse(_message.Message):
     __slots__ = ["status"]

@@ -16,7 +16,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from mailgrpc.v1 import mailbox_pb2 as mailgrpc_dot_v1_dot_mailbox__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mailgrpc/v1/mailbox_service.proto\x12\x0bmailgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x19mailgrpc/v1/mailbox.proto\"Q\n\x14\x43reateMailboxRequest\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\x12\x12\n\nmailbox_id\x18\x02 \x01(\t\">\n\x15\x43reateMailboxResponse\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\"\'\n\x11GetMailboxRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\";\n\x12GetMailboxResponse\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\"=\n\x14ListMailboxesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x15ListMailboxesResponse\x12\'\n\tmailboxes\x18\x01 \x03(\x0b\x32\x14.mailgrpc.v1.Mailbox\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"n\n\x14UpdateMailboxRequest\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\">\n\x15UpdateMailboxResponse\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\"8\n\x14\x44\x65leteMailboxRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteMailboxResponse\",\n\x16\x44iagnoseMailboxRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"V\n\x17\x44iagnoseMailboxResponse\x12*\n\x05steps\x18\x01 \x03(\x0b\x32\x1b.mailgrpc.v1.DiagnosticStep\x12\x0f\n\x07healthy\x18\x02 \x01(\x08\"\xcb\x01\n\x0e\x44iagnosticStep\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.mailgrpc.v1.DiagnosticStepKind\x12/\n\x07outcome\x18\x02 \x01(\x0e\x32\x1e.mailgrpc.v1.DiagnosticOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0c\n\x04hint\x18\x05 \x01(\t\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration*\x91\x02\n\x12\x44iagnosticStepKind\x12$\n DIAGNOSTIC_STEP_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44IAGNOSTIC_STEP_KIND_DNS\x10\x01\x12\x1c\n\x18\x44IAGNOSTIC_STEP_KIND_TCP\x10\x02\x12\x1c\n\x18\x44IAGNOSTIC_STEP_KIND_TLS\x10\x03\x12\x1d\n\x19\x44IAGNOSTIC_STEP_KIND_CAPA\x10\x04\x12\x1e\n\x1a\x44IAGNOSTIC_STEP_KIND_TOKEN\x10\x05\x12\x1d\n\x19\x44IAGNOSTIC_STEP_KIND_AUTH\x10\x06\x12\x1d\n\x19\x44IAGNOSTIC_STEP_KIND_STAT\x10\x07*\xb1\x01\n\x11\x44iagnosticOutcome\x12\"\n\x1e\x44IAGNOSTIC_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44IAGNOSTIC_OUTCOME_OK\x10\x01\x12\x1e\n\x1a\x44IAGNOSTIC_OUTCOME_WARNING\x10\x02\x12\x1d\n\x19\x44IAGNOSTIC_OUTCOME_FAILED\x10\x03\x12\x1e\n\x1a\x44IAGNOSTIC_OUTCOME_SKIPPED\x10\x04\x32\x9d\x04\n\x0eMailboxService\x12V\n\rCreateMailbox\x12!.mailgrpc.v1.CreateMailboxRequest\x1a\".mailgrpc.v1.CreateMailboxResponse\x12M\n\nGetMailbox\x12\x1e.mailgrpc.v1.GetMailboxRequest\x1a\x1f.mailgrpc.v1.GetMailboxResponse\x12V\n\rListMailboxes\x12!.mailgrpc.v1.ListMailboxesRequest\x1a\".mailgrpc.v1.ListMailboxesResponse\x12V\n\rUpdateMailbox\x12!.mailgrpc.v1.UpdateMailboxRequest\x1a\".mailgrpc.v1.UpdateMailboxResponse\x12V\n\rDeleteMailbox\x12!.mailgrpc.v1.DeleteMailboxRequest\x1a\".mailgrpc.v1.DeleteMailboxResponse\x12\\\n\x0f\x44iagnoseMailbox\x12#.mailgrpc.v1.DiagnoseMailboxRequest\x1a$.mailgrpc.v1.DiagnoseMailboxResponseBMZ=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\xaa\x02\x0bMailGrpc.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mailgrpc/v1/mailbox_service.proto\x12\x0bmailgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x19mailgrpc/v1/mailbox.proto\"Q\n\x14\x43reateMailboxRequest\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\x12\x12\n\nmailbox_id\x18\x02 \x01(\t\">\n\x15\x43reateMailboxResponse\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\"\'\n\x11GetMailboxRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\";\n\x12GetMailboxResponse\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\"=\n\x14ListMailboxesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x15ListMailboxesResponse\x12\'\n\tmailboxes\x18\x01 \x03(\x0b\x32\x14.mailgrpc.v1.Mailbox\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"n\n\x14UpdateMailboxRequest\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\">\n\x15UpdateMailboxResponse\x12%\n\x07mailbox\x18\x01 \x01(\x0b\x32\x14.mailgrpc.v1.Mailbox\"8\n\x14\x44\x65leteMailboxRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"4\n\x15\x44\x65leteMailboxResponse\x12\x1b\n\x13revoked_at_provider\x18\x01 \x01(\x08\",\n\x16\x44iagnoseMailboxRequest\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\"V\n\x17\x44iagnoseMailboxResponse\x12*\n\x05steps\x18\x01 \x03(\x0b\x32\x1b.mailgrpc.v1.DiagnosticStep\x12\x0f\n\x07healthy\x18\x02 \x01(\x08\"\xcb\x01\n\x0e\x44iagnosticStep\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.mailgrpc.v1.DiagnosticStepKind\x12/\n\x07outcome\x18\x02 \x01(\x0e\x32\x1e.mailgrpc.v1.DiagnosticOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0c\n\x04hint\x18\x05 \x01(\t\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration*\x91\x02\n\x12\x44iagnosticStepKind\x12$\n DIAGNOSTIC_STEP_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44IAGNOSTIC_STEP_KIND_DNS\x10\x01\x12\x1c\n\x18\x44IAGNOSTIC_STEP_KIND_TCP\x10\x02\x12\x1c\n\x18\x44IAGNOSTIC_STEP_KIND_TLS\x10\x03\x12\x1d\n\x19\x44IAGNOSTIC_STEP_KIND_CAPA\x10\x04\x12\x1e\n\x1a\x44IAGNOSTIC_STEP_KIND_TOKEN\x10\x05\x12\x1d\n\x19\x44IAGNOSTIC_STEP_KIND_AUTH\x10\x06\x12\x1d\n\x19\x44IAGNOSTIC_STEP_KIND_STAT\x10\x07*\xb1\x01\n\x11\x44iagnosticOutcome\x12\"\n\x1e\x44IAGNOSTIC_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44IAGNOSTIC_OUTCOME_OK\x10\x01\x12\x1e\n\x1a\x44IAGNOSTIC_OUTCOME_WARNING\x10\x02\x12\x1d\n\x19\x44IAGNOSTIC_OUTCOME_FAILED\x10\x03\x12\x1e\n\x1a\x44IAGNOSTIC_OUTCOME_SKIPPED\x10\x04\x32\x9d\x04\n\x0eMailboxService\x12V\n\rCreateMailbox\x12!.mailgrpc.v1.CreateMailboxRequest\x1a\".mailgrpc.v1.CreateMailboxResponse\x12M\n\nGetMailbox\x12\x1e.mailgrpc.v1.GetMailboxRequest\x1a\x1f.mailgrpc.v1.GetMailboxResponse\x12V\n\rListMailboxes\x12!.mailgrpc.v1.ListMailboxesRequest\x1a\".mailgrpc.v1.ListMailboxesResponse\x12V\n\rUpdateMailbox\x12!.mailgrpc.v1.UpdateMailboxRequest\x1a\".mailgrpc.v1.UpdateMailboxResponse\x12V\n\rDeleteMailbox\x12!.mailgrpc.v1.DeleteMailboxRequest\x1a\".mailgrpc.v1.DeleteMailboxResponse\x12\\\n\x0f\x44iagnoseMailbox\x12#.mailgrpc.v1.DiagnoseMailboxRequest\x1a$.mailgrpc.v1.DiagnoseMailboxResponseBMZ=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\xaa\x02\x0bMailGrpc.V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mailgrpc.v1.mailbox_service_pb2', globals())
@@ -24,10 +24,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'Z=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\252\002\013MailGrpc.V1'
-  _DIAGNOSTICSTEPKIND._serialized_start=1146
-  _DIAGNOSTICSTEPKIND._serialized_end=1419
-  _DIAGNOSTICOUTCOME._serialized_start=1422
-  _DIAGNOSTICOUTCOME._serialized_end=1599
+  _DIAGNOSTICSTEPKIND._serialized_start=1175
+  _DIAGNOSTICSTEPKIND._serialized_end=1448
+  _DIAGNOSTICOUTCOME._serialized_start=1451
+  _DIAGNOSTICOUTCOME._serialized_end=1628
   _CREATEMAILBOXREQUEST._serialized_start=143
   _CREATEMAILBOXREQUEST._serialized_end=224
   _CREATEMAILBOXRESPONSE._serialized_start=226
@@ -47,13 +47,13 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _DELETEMAILBOXREQUEST._serialized_start=722
   _DELETEMAILBOXREQUEST._serialized_end=778
   _DELETEMAILBOXRESPONSE._serialized_start=780
-  _DELETEMAILBOXRESPONSE._serialized_end=803
-  _DIAGNOSEMAILBOXREQUEST._serialized_start=805
-  _DIAGNOSEMAILBOXREQUEST._serialized_end=849
-  _DIAGNOSEMAILBOXRESPONSE._serialized_start=851
-  _DIAGNOSEMAILBOXRESPONSE._serialized_end=937
-  _DIAGNOSTICSTEP._serialized_start=940
-  _DIAGNOSTICSTEP._serialized_end=1143
-  _MAILBOXSERVICE._serialized_start=1602
-  _MAILBOXSERVICE._serialized_end=2143
+  _DELETEMAILBOXRESPONSE._serialized_end=832
+  _DIAGNOSEMAILBOXREQUEST._serialized_start=834
+  _DIAGNOSEMAILBOXREQUEST._serialized_end=878
+  _DIAGNOSEMAILBOXRESPONSE._serialized_start=880
+  _DIAGNOSEMAILBOXRESPONSE._serialized_end=966
+  _DIAGNOSTICSTEP._serialized_start=969
+  _DIAGNOSTICSTEP._serialized_end=1172
+  _MAILBOXSERVICE._serialized_start=1631
+  _MAILBOXSERVICE._serialized_end=2172
 # @@protoc_insertion_point(module_scope)

@@ -45,8 +45,10 @@ class DeleteMailboxRequest(_message.Message):
     def __init__(self, mailbox_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class DeleteMailboxResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["revoked_at_provider"]
+    REVOKED_AT_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    revoked_at_provider: bool
+    def __init__(self, revoked_at_provider: bool = ...) -> None: ...
 
 class DiagnoseMailboxRequest(_message.Message):
     __slots__ = ["mailbox_id"]

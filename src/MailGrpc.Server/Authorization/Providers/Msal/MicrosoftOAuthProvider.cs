@@ -146,14 +146,19 @@ internal sealed partial class MicrosoftOAuthProvider(
 
     private IConfidentialClientApplication Build(OAuthClient client, string? redirectUri, MsalMailboxCache? cache)
     {
-        if (string.IsNullOrEmpty(client.Options.ClientSecret))
+        var method = ClientAuthentication.MethodOf(client.Options, null);
+        if (method is not (ClientAuthentication.PrivateKeyJwt or ClientAuthentication.Basic or ClientAuthentication.Post) || (method != ClientAuthentication.PrivateKeyJwt && string.IsNullOrEmpty(client.Options.ClientSecret)))
         {
-            throw new OAuthProviderException(OAuthFailureKind.ClientRejected, "invalid_client", $"The OAuth client '{client.Name}' has no ClientSecret; MSAL's confidential client needs one.");
+            throw new OAuthProviderException(OAuthFailureKind.ClientRejected, "invalid_client", $"The OAuth client '{client.Name}' has no ClientSecret or ClientCertificateFile; MSAL's confidential client needs one.");
         }
 
         var builder = ConfidentialClientApplicationBuilder.Create(client.Options.ClientId)
-            .WithAuthority(AuthorityOf(client.Options))
-            .WithClientSecret(client.Options.ClientSecret)
+            .WithAuthority(AuthorityOf(client.Options));
+        // A certificate credential (private_key_jwt, what Entra admins increasingly require) or the client secret.
+        builder = method == ClientAuthentication.PrivateKeyJwt
+            ? builder.WithCertificate(ClientAuthentication.LoadCertificate(client.Options), sendX5C: false)
+            : builder.WithClientSecret(client.Options.ClientSecret);
+        builder = builder
             // The authority is configured, not discovered from user input; Microsoft's clouds are known to MSAL anyway.
             .WithInstanceDiscovery(false)
             .WithLegacyCacheCompatibility(false)
@@ -173,7 +178,34 @@ internal sealed partial class MicrosoftOAuthProvider(
         {
             MsalAccountId = result.Account?.HomeAccountId?.Identifier,
             MsalHasRefreshToken = cache.HasRefreshToken,
+            IdTokenClaims = result.ClaimsPrincipal?.Claims
+                .GroupBy(c => c.Type, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.First().Value, StringComparer.Ordinal),
         };
+
+    public Task<CallbackIssuer?> CallbackIssuerAsync(OAuthClient client, CancellationToken cancellationToken) =>
+        // Entra does not send `iss` in authorization responses (nor advertise it); with `common`/`organizations` the issuer
+        // is the user's tenant and not known in advance. A callback that does carry `iss` is compared with the authority.
+        Task.FromResult<CallbackIssuer?>(null);
+
+    public Task<ConsentedIdentity?> IdentifyAsync(OAuthClient client, TokenGrant grant, CancellationToken cancellationToken)
+    {
+        // MSAL received the ID token from the token endpoint over TLS and checked its audience and issuer.
+        if (grant.IdTokenClaims is not { Count: > 0 } claims)
+        {
+            return Task.FromResult<ConsentedIdentity?>(null);
+        }
+
+        var claim = IOAuthProvider.IdentityClaimOf(client);
+        var value = claims.GetValueOrDefault(claim);
+        if (value is null && string.IsNullOrWhiteSpace(client.Options.IdentityClaim))
+        {
+            // Work accounts without preferred_username still carry upn.
+            value = claims.GetValueOrDefault("upn");
+        }
+
+        return Task.FromResult<ConsentedIdentity?>(new ConsentedIdentity(claim, value, true, "id_token"));
+    }
 
     /// <summary>MSAL does not carry our <c>state</c>: put MailGrpc's (replacing any MSAL made up) on the URL.</summary>
     private static string WithState(Uri url, string state)

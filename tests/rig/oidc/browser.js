@@ -1,0 +1,134 @@
+// Drives the strict provider's pages with headless Debian chromium, as a person would, and prints
+// one JSON object on stdout: {url, status, title, text} of the page the person ends on.
+//
+//   node browser.js authorize URL [--login USER] [--deny] [--stop-at PREFIX] [--screenshot FILE]
+//   node browser.js device URL [--login USER] [--deny] [--screenshot FILE]
+//   node browser.js open URL [--screenshot FILE]
+//
+// authorize: opens the authorization URL, signs in as USER (default: the login_hint already in the
+//   form), presses Continue (or Abort with --deny) on the consent page, and follows the redirect to
+//   the application. With --stop-at the navigation to a URL starting with PREFIX is not made; its
+//   URL is printed instead (a test can then tamper with it).
+// device: opens verification_uri_complete, confirms the code, signs in, consents.
+// open: just loads a page (e.g. a callback URL again).
+//
+// The browser trusts exactly the rig's server certificate (by its SPKI hash), nothing else.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const [mode, startUrl, ...rest] = process.argv.slice(2);
+const opt = {};
+for (let i = 0; i < rest.length; i++) {
+  const name = rest[i].replace(/^--/, '');
+  if (name === 'deny') opt.deny = true;
+  else opt[name] = rest[++i];
+}
+if (!['authorize', 'device', 'open'].includes(mode) || !startUrl) {
+  console.error('usage: browser.js authorize|device|open URL [--login USER] [--deny] [--stop-at PREFIX] [--screenshot FILE]');
+  process.exit(2);
+}
+
+const runDir = process.env.MAILGRPC_RIG_DIR ?? '/tmp/mailgrpc-rig';
+const cert = new crypto.X509Certificate(fs.readFileSync(path.join(runDir, 'tls/server.crt')));
+const spki = crypto.createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mailgrpc-chromium-'));
+const timeout = Number(process.env.RIG_BROWSER_TIMEOUT_MS ?? 30000);
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  userDataDir: profile,
+  args: [
+    '--no-sandbox',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-dev-shm-usage',
+    `--ignore-certificate-errors-spki-list=${spki}`,
+  ],
+});
+
+// Evaluates once the page has stopped moving (a page may navigate by itself, e.g. a redirect after load).
+async function settled(page, fn) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await page.evaluate(fn);
+    } catch (e) {
+      if (attempt >= 5 || !/context was destroyed|detached/i.test(String(e))) throw e;
+      await page.waitForNavigation({ waitUntil: 'load', timeout: 5000 }).catch(() => {});
+    }
+  }
+}
+
+let result;
+try {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(timeout);
+  let stopped;
+  // Nothing leaves loopback (the provider's dev pages import a web font).
+  await page.setRequestInterception(true);
+  page.on('request', (req) => {
+    const host = new URL(req.url()).hostname;
+    if (opt['stop-at'] && req.isNavigationRequest() && req.url().startsWith(opt['stop-at'])) {
+      stopped = req.url();
+      req.abort('aborted');
+    } else if (host !== '127.0.0.1' && host !== 'localhost' && !req.url().startsWith('data:')) {
+      req.abort('blockedbyclient');
+    } else {
+      req.continue();
+    }
+  });
+
+  const issuerOrigin = new URL(startUrl).origin;
+  let response = await page.goto(startUrl, { waitUntil: 'load' });
+  // Each step is a form on a page of the provider; act on what is shown until we leave it.
+  for (let step = 0; step < 8 && !stopped; step++) {
+    if (new URL(page.url()).origin !== issuerOrigin || mode === 'open') break;
+    const shown = await settled(page, () => ({
+      login: !!document.querySelector('input[name=login]'),
+      consent: !!document.querySelector('input[name=prompt][value=consent]'),
+      deviceConfirm: !!document.getElementById('op.deviceConfirmForm'),
+      deviceInput: !!document.getElementById('op.deviceInputForm'),
+    }));
+    let click;
+    if (shown.deviceConfirm) {
+      click = opt.deny ? 'button[name=abort]' : 'button[autofocus][form="op.deviceConfirmForm"]';
+    } else if (shown.deviceInput) {
+      click = 'button[type=submit][form="op.deviceInputForm"]';
+    } else if (shown.login) {
+      if (opt.login) {
+        await page.$eval('input[name=login]', (el) => { el.value = ''; });
+        await page.type('input[name=login]', opt.login);
+      }
+      await page.type('input[name=password]', 'any password');
+      click = 'button[type=submit]';
+    } else if (shown.consent) {
+      click = opt.deny ? 'a[href$="/abort"]' : 'button[type=submit]';
+    } else {
+      break; // a page with nothing to do: an error or a final page of the provider
+    }
+    const [navigated] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }).catch((e) => (stopped ? null : Promise.reject(e))),
+      page.click(click),
+    ]);
+    response = navigated ?? response;
+  }
+  if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true }).catch(() => {});
+  result = stopped
+    ? { url: stopped, stopped: true }
+    : {
+      url: page.url(),
+      status: response?.status() ?? 0,
+      title: await settled(page, () => document.title),
+      text: await settled(page, () => document.body?.innerText ?? ''),
+      headers: response?.headers() ?? {},
+    };
+} finally {
+  await browser.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+process.stdout.write(JSON.stringify(result));
