@@ -17,8 +17,10 @@ const _ = grpc.SupportPackageIsVersion7
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type MailboxServiceClient interface {
-	// Registers a mailbox. It starts in `MAILBOX_STATE_PENDING_AUTHORIZATION`.
-	// Errors: INVALID_ARGUMENT (bad field), ALREADY_EXISTS (`MAILBOX_ALREADY_EXISTS`),
+	// Registers a mailbox. It starts in `MAILBOX_STATE_PENDING_AUTHORIZATION`. With a caller-chosen
+	// `mailbox_id`, the same request again answers OK with the stored mailbox, so a retry after
+	// UNAVAILABLE is safe. Errors: INVALID_ARGUMENT (bad field), ALREADY_EXISTS
+	// (`MAILBOX_ALREADY_EXISTS`: the id holds a different mailbox),
 	// PERMISSION_DENIED (`HOST_NOT_ALLOWED`: the SSRF guard refused the POP3 host).
 	CreateMailbox(ctx context.Context, in *CreateMailboxRequest, opts ...grpc.CallOption) (*CreateMailboxResponse, error)
 	// Reads one mailbox. NOT_FOUND (`MAILBOX_NOT_FOUND`) when it does not exist in the caller's tenant.
@@ -101,8 +103,10 @@ func (c *mailboxServiceClient) DiagnoseMailbox(ctx context.Context, in *Diagnose
 // All implementations must embed UnimplementedMailboxServiceServer
 // for forward compatibility
 type MailboxServiceServer interface {
-	// Registers a mailbox. It starts in `MAILBOX_STATE_PENDING_AUTHORIZATION`.
-	// Errors: INVALID_ARGUMENT (bad field), ALREADY_EXISTS (`MAILBOX_ALREADY_EXISTS`),
+	// Registers a mailbox. It starts in `MAILBOX_STATE_PENDING_AUTHORIZATION`. With a caller-chosen
+	// `mailbox_id`, the same request again answers OK with the stored mailbox, so a retry after
+	// UNAVAILABLE is safe. Errors: INVALID_ARGUMENT (bad field), ALREADY_EXISTS
+	// (`MAILBOX_ALREADY_EXISTS`: the id holds a different mailbox),
 	// PERMISSION_DENIED (`HOST_NOT_ALLOWED`: the SSRF guard refused the POP3 host).
 	CreateMailbox(context.Context, *CreateMailboxRequest) (*CreateMailboxResponse, error)
 	// Reads one mailbox. NOT_FOUND (`MAILBOX_NOT_FOUND`) when it does not exist in the caller's tenant.

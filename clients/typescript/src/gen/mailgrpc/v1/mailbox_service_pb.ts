@@ -499,8 +499,10 @@ export const DiagnosticOutcomeSchema: GenEnum<DiagnosticOutcome> = /*@__PURE__*/
  */
 export const MailboxService: GenService<{
   /**
-   * Registers a mailbox. It starts in `MAILBOX_STATE_PENDING_AUTHORIZATION`.
-   * Errors: INVALID_ARGUMENT (bad field), ALREADY_EXISTS (`MAILBOX_ALREADY_EXISTS`),
+   * Registers a mailbox. It starts in `MAILBOX_STATE_PENDING_AUTHORIZATION`. With a caller-chosen
+   * `mailbox_id`, the same request again answers OK with the stored mailbox, so a retry after
+   * UNAVAILABLE is safe. Errors: INVALID_ARGUMENT (bad field), ALREADY_EXISTS
+   * (`MAILBOX_ALREADY_EXISTS`: the id holds a different mailbox),
    * PERMISSION_DENIED (`HOST_NOT_ALLOWED`: the SSRF guard refused the POP3 host).
    *
    * @generated from rpc mailgrpc.v1.MailboxService.CreateMailbox
