@@ -71,7 +71,6 @@ internal static class ErrorReasons
     public const string Timeout = "TIMEOUT";
     public const string Internal = "INTERNAL";
     public const string Cancelled = "CANCELLED";
-    public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
 
     // Authorization (tokens, passwords, OAuth flows). See docs/authorization.md.
     public const string NotOAuthMailbox = "NOT_OAUTH_MAILBOX";
