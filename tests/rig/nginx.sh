@@ -102,8 +102,9 @@ EOF
     printf '%s\n' "$conf" >"$dir/nginx.conf"
     "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" </dev/null 9>&- 8>&- ||
       rig_die "nginx did not start (see $dir/logs/error.log)"
+    # The master listens before it daemonizes and writes its pid file: wait for both.
     for ((i = 0; i < 200; i++)); do
-      port_open "$port" && break
+      port_open "$port" && live_pid "$dir/nginx.pid" "nginx: master process $NGINX -p $dir" && break
       sleep 0.05
     done
     port_open "$port" || rig_die "nginx does not listen on $port (see $dir/logs/error.log)"

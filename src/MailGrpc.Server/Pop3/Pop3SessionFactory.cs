@@ -117,7 +117,7 @@ internal sealed partial class Pop3SessionFactory(
     // --- One trial login with a credential that is not stored yet (SetMailboxPassword, OAuth grants without an identity).
 
     /// <summary>
-    /// Connects and logs in once with <paramref name="credential"/> under the mailbox's lease, then quits. False when the
+    /// Connects and logs in once with <paramref name="credential"/> under the mailbox's lease, then closes. False when the
     /// server refused the credential; connection failures throw as for any session.
     /// </summary>
     public async Task<bool> TryLoginOnceAsync(MailboxRecord mailbox, Pop3Credential credential, CancellationToken cancellationToken)
@@ -138,21 +138,9 @@ internal sealed partial class Pop3SessionFactory(
             return false;
         }
 
-        recorder.Stop();
-
-        try
-        {
-            await client.DisconnectAsync(true, linked.Token);
-        }
-        catch (Exception ex) when (ex is IOException or MailKit.ProtocolException or OperationCanceledException)
-        {
-            // The login succeeded; a failed QUIT changes nothing.
-        }
-        finally
-        {
-            client.DisposeQuietly();
-        }
-
+        // Closed without QUIT, like every session that deletes nothing: QUIT would enter POP3's UPDATE state, which Gmail
+        // takes as "downloaded" (docs/setup/google.md).
+        client.DisposeQuietly();
         return true;
     }
 

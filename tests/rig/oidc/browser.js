@@ -86,8 +86,13 @@ try {
   const issuerOrigin = new URL(startUrl).origin;
   let response = await page.goto(startUrl, { waitUntil: 'load' });
   // Each step is a form on a page of the provider; act on what is shown until we leave it.
+  // A form of the provider's, the way a person sees one: only these pages ask for an action.
+  const actionable = 'input[name=login], input[name=prompt][value=consent], [id="op.deviceConfirmForm"], [id="op.deviceInputForm"]';
   for (let step = 0; step < 8 && !stopped; step++) {
     if (new URL(page.url()).origin !== issuerOrigin || mode === 'open') break;
+    // On a loaded machine a page can be read between a navigation and its form: wait (bounded) for a form to show
+    // before deciding the page has nothing to do (a final or error page of the provider).
+    await page.waitForSelector(actionable, { timeout: 3000 }).catch(() => {});
     const shown = await settled(page, () => ({
       login: !!document.querySelector('input[name=login]'),
       consent: !!document.querySelector('input[name=prompt][value=consent]'),
