@@ -46,13 +46,7 @@ stop_node() {
   pidfile=$(node_pidfile "$port")
   live_pid "$pidfile" "$(node_pattern "$port")" || return 0
   pid=$LIVE_PID
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 200; i++)); do
-    [[ -d /proc/$pid ]] || return 0
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  while [[ -d /proc/$pid ]]; do sleep 0.05; done
+  stop_pid "$pid" TERM || true
 }
 
 wait_ports() {

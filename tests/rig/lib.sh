@@ -92,6 +92,47 @@ component_healthy() {
   for port in $SPEC_PORTS; do port_open "$port" || return 1; done
 }
 
+# Sends SIGNAL to PID and waits for it to exit; after 10 s it is killed (SIGKILL) and waited for, and the call
+# returns 1. The rig's processes are children of nobody here, so waiting means polling /proc.
+stop_pid() {
+  local pid=$1 signal=$2 i
+  kill -"$signal" "$pid" 2>/dev/null || true
+  for ((i = 0; i < 200; i++)); do
+    [[ -d /proc/$pid ]] || return 0
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  while [[ -d /proc/$pid ]]; do sleep 0.05; done
+  return 1
+}
+
+# Installs those of the given Debian packages that are missing, without letting the packages' own services start
+# (Redis on 6379, Dovecot on 110/995, nginx on 80, all interfaces): the rig runs its own instances on loopback only.
+apt_install_missing() {
+  local missing=() pkg status
+  declare -A installed=()
+  while read -r pkg status; do
+    [[ $status == installed ]] && installed[$pkg]=1
+  done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "$@" 2>/dev/null || true)
+  for pkg in "$@"; do
+    [[ -n ${installed[$pkg]:-} ]] || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  ((EUID == 0)) || rig_die "missing packages ${missing[*]}; install them as root (apt-get install ${missing[*]})"
+  rig_log "installing ${missing[*]}"
+  local policy=/usr/sbin/policy-rc.d created_policy=
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    created_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2
+  [[ -n $created_policy ]] && rm -f "$policy"
+  return 0
+}
+
 # Stops one component by the pid in its pid file (TERM, then KILL after 10 s) and waits until its
 # ports are closed. Does nothing when it is not running.
 component_stop() {
@@ -101,16 +142,7 @@ component_stop() {
   if live_pid "$SPEC_PIDFILE" "$SPEC_PATTERN"; then
     pid=$LIVE_PID
     rig_log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do
-      [[ -d /proc/$pid ]] || break
-      sleep 0.05
-    done
-    if [[ -d /proc/$pid ]]; then
-      rig_log "$name (pid $pid) ignored TERM; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      while [[ -d /proc/$pid ]]; do sleep 0.05; done
-    fi
+    stop_pid "$pid" TERM || rig_log "$name (pid $pid) ignored TERM; killed it"
   fi
   for port in $ports; do
     for ((i = 0; i < 200; i++)); do

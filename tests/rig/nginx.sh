@@ -15,23 +15,7 @@ case ${BASH_SOURCE[0]} in */*) source "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) source
 
 NGINX=/usr/sbin/nginx
 
-ensure_nginx() {
-  [[ -x $NGINX ]] && return 0
-  ((EUID == 0)) || rig_die "nginx is missing; install it as root (apt-get install nginx-light)"
-  rig_log "installing nginx-light"
-  # Keep the package's own service (port 80 on all interfaces) from starting.
-  local policy=/usr/sbin/policy-rc.d created_policy=
-  if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-    created_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends nginx-light >&2
-  [[ -n $created_policy ]] && rm -f "$policy"
-  return 0
-}
+ensure_nginx() { [[ -x $NGINX ]] || apt_install_missing nginx-light; }
 
 valid_port() { [[ $1 =~ ^[0-9]+$ ]] && (($1 > 0 && $1 < 65536)); }
 
@@ -39,13 +23,7 @@ stop_instance() {
   local dir=$1 pid i
   live_pid "$dir/nginx.pid" "nginx: master process $NGINX -p $dir" || return 0
   pid=$LIVE_PID
-  kill -QUIT "$pid" 2>/dev/null || true
-  for ((i = 0; i < 200; i++)); do
-    [[ -d /proc/$pid ]] || return 0
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  while [[ -d /proc/$pid ]]; do sleep 0.05; done
+  stop_pid "$pid" QUIT || true
 }
 
 cmd=${1:-}

@@ -102,32 +102,7 @@ check_searchable_parents
 
 # --- prerequisites (a fresh Debian 12 box) ---------------------------------------------------
 
-ensure_packages() {
-  local missing=() pkg status
-  declare -A installed=()
-  while read -r pkg status; do
-    [[ $status == installed ]] && installed[$pkg]=1
-  done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null || true)
-  for pkg in "${APT_PACKAGES[@]}"; do
-    [[ -n ${installed[$pkg]:-} ]] || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  ((EUID == 0)) || rig_die "missing packages ${missing[*]}; install them as root"
-  rig_log "installing ${missing[*]}"
-  # Keep the packages' own services (Redis on 6379, Dovecot on 110/995 on all interfaces) from
-  # starting: the rig runs its own instances on loopback only.
-  local policy=/usr/sbin/policy-rc.d created_policy=
-  if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-    created_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 update -qq
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >&2
-  [[ -n $created_policy ]] && rm -f "$policy"
-  return 0
-}
+ensure_packages() { apt_install_missing "${APT_PACKAGES[@]}"; }
 
 ensure_node() {
   command -v node >/dev/null || rig_die "node (>= 20) is required for the OAuth server"

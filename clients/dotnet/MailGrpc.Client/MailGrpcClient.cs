@@ -78,20 +78,17 @@ public sealed class MailGrpcClient : IDisposable
     /// <param name="cancellationToken">Cancels the current page's call and the iteration.</param>
     /// <returns>The mailboxes, ordered by id.</returns>
     /// <exception cref="MailGrpcException">The server refused a page.</exception>
-    public async IAsyncEnumerable<Mailbox> ListMailboxesAsync(int pageSize = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<Mailbox> ListMailboxesAsync(int pageSize = 0, CancellationToken cancellationToken = default)
     {
         var request = new ListMailboxesRequest { PageSize = pageSize };
-        do
-        {
-            var page = await Mailboxes.ListMailboxesAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
-            foreach (var mailbox in page.Mailboxes)
+        return PagesAsync<Mailbox>(
+            async token =>
             {
-                yield return mailbox;
-            }
-
-            request.PageToken = page.NextPageToken;
-        }
-        while (request.PageToken.Length > 0);
+                var page = await Mailboxes.ListMailboxesAsync(request, cancellationToken: token).ConfigureAwait(false);
+                request.PageToken = page.NextPageToken;
+                return (page.Mailboxes, page.NextPageToken);
+            },
+            cancellationToken);
     }
 
     /// <summary>Every message of a mailbox (uid, size; headers when asked), a page at a time as the caller iterates.</summary>
@@ -99,21 +96,37 @@ public sealed class MailGrpcClient : IDisposable
     /// <param name="cancellationToken">Cancels the current page's call and the iteration.</param>
     /// <returns>The messages in server order.</returns>
     /// <exception cref="MailGrpcException">The server refused a page.</exception>
-    public async IAsyncEnumerable<MessageInfo> ListMessagesAsync(ListMessagesRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<MessageInfo> ListMessagesAsync(ListMessagesRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         request = request.Clone();
+        return PagesAsync<MessageInfo>(
+            async token =>
+            {
+                var page = await Messages.ListMessagesAsync(request, cancellationToken: token).ConfigureAwait(false);
+                request.PageToken = page.NextPageToken;
+                return (page.Messages, page.NextPageToken);
+            },
+            cancellationToken);
+    }
+
+    // One page loop for every paginated RPC (AIP-158): fetch, yield the page's items, stop at an empty next_page_token.
+    private static async IAsyncEnumerable<T> PagesAsync<T>(
+        Func<CancellationToken, Task<(IEnumerable<T> Items, string NextPageToken)>> nextPage,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string token;
         do
         {
-            var page = await Messages.ListMessagesAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
-            foreach (var message in page.Messages)
+            var (items, next) = await nextPage(cancellationToken).ConfigureAwait(false);
+            foreach (var item in items)
             {
-                yield return message;
+                yield return item;
             }
 
-            request.PageToken = page.NextPageToken;
+            token = next;
         }
-        while (request.PageToken.Length > 0);
+        while (token.Length > 0);
     }
 
     /// <summary>

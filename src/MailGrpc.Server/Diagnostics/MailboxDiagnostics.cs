@@ -489,7 +489,7 @@ internal sealed partial class MailboxDiagnostics(
 
         public Pop3Client? Client { get; set; }
 
-        public ServerReplyLog ServerReplies { get; } = new();
+        public LoginReplyRecorder ServerReplies { get; } = new();
 
         public Pop3Credential? Credential { get; set; }
 

@@ -4,9 +4,9 @@ using MailKit;
 namespace MailGrpc.Server.Pop3;
 
 /// <summary>
-/// A MailKit protocol logger that keeps the server's last <c>-ERR</c> line during login only (MailKit's
-/// AuthenticationException carries no reply text). Never looks at what the client sent (that holds the secret), and
-/// after <see cref="Stop"/> ignores every byte, so message downloads pay nothing for it.
+/// A MailKit protocol logger that keeps the server's last <c>-ERR</c> line (MailKit's AuthenticationException carries
+/// no reply text), for the login classifier and DiagnoseMailbox's steps. Never looks at what the client sent (that holds
+/// the secret), and after <see cref="Stop"/> ignores every byte, so message downloads pay nothing for it.
 /// </summary>
 internal sealed class LoginReplyRecorder : IProtocolLogger
 {
@@ -23,6 +23,13 @@ internal sealed class LoginReplyRecorder : IProtocolLogger
     {
         _stopped = true;
         _pending.Clear();
+    }
+
+    /// <summary>Forgets the last line, so the next step reads only its own replies.</summary>
+    public void Clear()
+    {
+        _pending.Clear();
+        LastErrorLine = null;
     }
 
     public void LogConnect(Uri uri)

@@ -151,50 +151,44 @@ internal static class Pop3SecurityProbe
     }
 }
 
-/// <summary>Passes everything through and keeps the first bytes the server sent (to recognise a plaintext greeting).</summary>
-internal sealed class RecordingStream(Stream inner) : Stream
+/// <summary>
+/// A stream that passes everything through to <c>inner</c>; subclasses change only how reads are answered. Writes, flushes
+/// and disposal always go to the wrapped stream.
+/// </summary>
+internal abstract class PassThroughReadStream(Stream inner) : Stream
 {
-    private readonly byte[] _first = new byte[16];
-    private int _recorded;
+    protected Stream Inner { get; } = inner;
 
-    public ReadOnlyMemory<byte> FirstBytes => _first.AsMemory(0, _recorded);
-
-    public override bool CanRead => inner.CanRead;
+    public override bool CanRead => Inner.CanRead;
 
     public override bool CanSeek => false;
 
-    public override bool CanWrite => inner.CanWrite;
+    public override bool CanWrite => Inner.CanWrite;
 
-    public override bool CanTimeout => inner.CanTimeout;
+    public override bool CanTimeout => Inner.CanTimeout;
 
-    public override int ReadTimeout { get => inner.ReadTimeout; set => inner.ReadTimeout = value; }
+    public override int ReadTimeout { get => Inner.ReadTimeout; set => Inner.ReadTimeout = value; }
 
-    public override int WriteTimeout { get => inner.WriteTimeout; set => inner.WriteTimeout = value; }
+    public override int WriteTimeout { get => Inner.WriteTimeout; set => Inner.WriteTimeout = value; }
 
     public override long Length => throw new NotSupportedException();
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override int Read(byte[] buffer, int offset, int count) => Record(buffer.AsSpan(offset, inner.Read(buffer, offset, count)));
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        var count = await inner.ReadAsync(buffer, cancellationToken);
-        return Record(buffer.Span[..count]);
-    }
+    public abstract override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    public override void Write(byte[] buffer, int offset, int count) => Inner.Write(buffer, offset, count);
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => Inner.WriteAsync(buffer, cancellationToken);
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => Inner.WriteAsync(buffer, offset, count, cancellationToken);
 
-    public override void Flush() => inner.Flush();
+    public override void Flush() => Inner.Flush();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override Task FlushAsync(CancellationToken cancellationToken) => Inner.FlushAsync(cancellationToken);
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
@@ -204,7 +198,7 @@ internal sealed class RecordingStream(Stream inner) : Stream
     {
         if (disposing)
         {
-            inner.Dispose();
+            Inner.Dispose();
         }
 
         base.Dispose(disposing);
@@ -212,8 +206,25 @@ internal sealed class RecordingStream(Stream inner) : Stream
 
     public override async ValueTask DisposeAsync()
     {
-        await inner.DisposeAsync();
+        await Inner.DisposeAsync();
         await base.DisposeAsync();
+    }
+}
+
+/// <summary>Passes everything through and keeps the first bytes the server sent (to recognise a plaintext greeting).</summary>
+internal sealed class RecordingStream(Stream inner) : PassThroughReadStream(inner)
+{
+    private readonly byte[] _first = new byte[16];
+    private int _recorded;
+
+    public ReadOnlyMemory<byte> FirstBytes => _first.AsMemory(0, _recorded);
+
+    public override int Read(byte[] buffer, int offset, int count) => Record(buffer.AsSpan(offset, Inner.Read(buffer, offset, count)));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var count = await Inner.ReadAsync(buffer, cancellationToken);
+        return Record(buffer.Span[..count]);
     }
 
     private int Record(ReadOnlySpan<byte> read)
@@ -230,64 +241,15 @@ internal sealed class RecordingStream(Stream inner) : Stream
 }
 
 /// <summary>Gives back the bytes read before MailKit took over (the start of the greeting), then reads on.</summary>
-internal sealed class ReplayStream(Stream inner, ReadOnlyMemory<byte> prefix) : Stream
+internal sealed class ReplayStream(Stream inner, ReadOnlyMemory<byte> prefix) : PassThroughReadStream(inner)
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
 
-    public override bool CanRead => inner.CanRead;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => inner.CanWrite;
-
-    public override bool CanTimeout => inner.CanTimeout;
-
-    public override int ReadTimeout { get => inner.ReadTimeout; set => inner.ReadTimeout = value; }
-
-    public override int WriteTimeout { get => inner.WriteTimeout; set => inner.WriteTimeout = value; }
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     public override int Read(byte[] buffer, int offset, int count) =>
-        _prefix.IsEmpty ? inner.Read(buffer, offset, count) : TakePrefix(buffer.AsSpan(offset, count));
+        _prefix.IsEmpty ? Inner.Read(buffer, offset, count) : TakePrefix(buffer.AsSpan(offset, count));
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _prefix.IsEmpty ? inner.ReadAsync(buffer, cancellationToken) : ValueTask.FromResult(TakePrefix(buffer.Span));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await inner.DisposeAsync();
-        await base.DisposeAsync();
-    }
+        _prefix.IsEmpty ? Inner.ReadAsync(buffer, cancellationToken) : ValueTask.FromResult(TakePrefix(buffer.Span));
 
     private int TakePrefix(Span<byte> destination)
     {

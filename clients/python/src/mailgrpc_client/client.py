@@ -5,7 +5,7 @@ iterators."""
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Callable, Iterator, Optional, Sequence, Tuple, cast
+from typing import Any, AsyncIterator, Callable, Iterator, List, Optional, Sequence, Tuple, cast
 
 import grpc
 import grpc.aio
@@ -116,6 +116,16 @@ def _credentials(tls: bool, root_certificates: Optional[bytes]) -> Optional[grpc
     return grpc.ssl_channel_credentials(root_certificates=root_certificates) if tls or root_certificates else None
 
 
+def _channel_settings(api_key: str, tls: bool, root_certificates: Optional[bytes],
+                      max_attempts: int) -> Tuple[Optional[grpc.ChannelCredentials], List[Tuple[str, Any]]]:
+    """Checks the arguments both clients share and returns their channel credentials (None: plaintext) and options."""
+    if not api_key:
+        raise ValueError("api_key is required")
+    if not 1 <= max_attempts <= 5:
+        raise ValueError("max_attempts must be 1 to 5")
+    return _credentials(tls, root_certificates), _channel_options(max_attempts)
+
+
 class MailGrpcClient:
     """The MailGrpc services on one channel (grpcio, blocking).
 
@@ -126,12 +136,7 @@ class MailGrpcClient:
 
     def __init__(self, target: str, api_key: str, *, tls: bool = False, root_certificates: Optional[bytes] = None,
                  unary_timeout: Optional[float] = 30.0, max_attempts: int = 4) -> None:
-        if not api_key:
-            raise ValueError("api_key is required")
-        if not 1 <= max_attempts <= 5:
-            raise ValueError("max_attempts must be 1 to 5")
-        credentials = _credentials(tls, root_certificates)
-        options = _channel_options(max_attempts)
+        credentials, options = _channel_settings(api_key, tls, root_certificates, max_attempts)
         self._channel = grpc.secure_channel(target, credentials, options) if credentials else grpc.insecure_channel(target, options)
         self.mailboxes = cast(mailbox_service_pb2_grpc.MailboxServiceStub,
                               _Methods(mailbox_service_pb2_grpc.MailboxServiceStub(self._channel), api_key, unary_timeout))
@@ -182,12 +187,7 @@ class AsyncMailGrpcClient:
 
     def __init__(self, target: str, api_key: str, *, tls: bool = False, root_certificates: Optional[bytes] = None,
                  unary_timeout: Optional[float] = 30.0, max_attempts: int = 4) -> None:
-        if not api_key:
-            raise ValueError("api_key is required")
-        if not 1 <= max_attempts <= 5:
-            raise ValueError("max_attempts must be 1 to 5")
-        credentials = _credentials(tls, root_certificates)
-        options = _channel_options(max_attempts)
+        credentials, options = _channel_settings(api_key, tls, root_certificates, max_attempts)
         self._channel = grpc.aio.secure_channel(target, credentials, options) if credentials else grpc.aio.insecure_channel(target, options)
         self.mailboxes: Any = _AsyncMethods(mailbox_service_pb2_grpc.MailboxServiceStub(self._channel), api_key, unary_timeout)
         self.authorization: Any = _AsyncMethods(authorization_service_pb2_grpc.AuthorizationServiceStub(self._channel), api_key, unary_timeout)
