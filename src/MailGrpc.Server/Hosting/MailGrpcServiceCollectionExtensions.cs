@@ -6,6 +6,8 @@ using MailGrpc.Server.Messages;
 using MailGrpc.Server.Network;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.Storage;
+using Grpc.AspNetCore.Server.Model;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Hosting;
@@ -36,6 +38,12 @@ internal static class MailGrpcServiceCollectionExtensions
         });
         services.AddMailGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<StateStoreHealthCheck>("state-store");
+
+        // Undecodable request bodies → INVALID_ARGUMENT with a reason (grpc-dotnet would say UNKNOWN): every service is
+        // bound by our provider, which guards the request marshaller, instead of grpc-dotnet's default one (after every
+        // AddGrpc* call, which would add the default again).
+        services.RemoveAll(typeof(IServiceMethodProvider<>));
+        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(GuardedServiceMethodProvider<>));
 
         // Callers.
         services.AddSingleton<ApiKeyAuthenticator>();
