@@ -29,6 +29,9 @@ internal static class MailGrpcServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<MailGrpcOptions>, MailGrpcOptionsValidator>();
 
+        // Header limits large enough that an oversized API key is answered with a reason.
+        builder.WebHost.ConfigureKestrel(options => RequestHeaderLimits.Apply(options.Limits));
+
         // gRPC: errors are mapped by the outermost interceptor, so it also sees authentication failures.
         services.AddGrpc(options =>
         {
