@@ -11,6 +11,9 @@ namespace MailGrpc.Server.Callers;
 internal sealed class ApiKeyInterceptor(ApiKeyAuthenticator authenticator) : Interceptor
 {
     public const string HeaderName = "x-api-key";
+
+    /// <summary>Longer keys are refused with API_KEY_INVALID without hashing (see <see cref="Hosting.RequestHeaderLimits"/>).</summary>
+    public const int MaxApiKeyLength = 1024;
     private const string ProtectedPrefix = "/mailgrpc.v1.";
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
@@ -47,7 +50,8 @@ internal sealed class ApiKeyInterceptor(ApiKeyAuthenticator authenticator) : Int
             throw new MailGrpcException(StatusCode.Unauthenticated, ErrorReasons.ApiKeyMissing, $"Send an API key in the '{HeaderName}' metadata.");
         }
 
-        var tenant = authenticator.FindTenant(apiKey)
+        // An oversized key is refused before any work; the key itself is never echoed.
+        var tenant = (apiKey.Length > MaxApiKeyLength ? null : authenticator.FindTenant(apiKey))
             ?? throw new MailGrpcException(StatusCode.Unauthenticated, ErrorReasons.ApiKeyInvalid, "The API key is not valid.");
         CallerTenant.Set(context, tenant);
     }

@@ -42,6 +42,28 @@ internal static class ExceptionMapper
         return status.ToRpcException();
     }
 
+    /// <summary>
+    /// The status for a request body that does not decode as the method's request message (its deserializer threw), or
+    /// null when the exception says nothing about the bytes. Nothing of the body is echoed.
+    /// </summary>
+    public static RpcException? MalformedRequest(Exception exception)
+    {
+        // Google.Protobuf wraps the UTF-8 decoder's failure in InvalidProtocolBufferException.
+        var cause = exception switch
+        {
+            System.Text.DecoderFallbackException or Google.Protobuf.InvalidProtocolBufferException { InnerException: System.Text.DecoderFallbackException } => "invalid_utf8",
+            Google.Protobuf.InvalidProtocolBufferException => "malformed_protobuf",
+            _ => null,
+        };
+        return cause is null ? null : ToRpcException(new MailGrpcException(
+            StatusCode.InvalidArgument,
+            ErrorReasons.InvalidArgument,
+            cause == "invalid_utf8"
+                ? "The request message has a string field that is not valid UTF-8."
+                : "The request body is not a valid protobuf encoding of the request message (truncated or malformed).",
+            new Dictionary<string, string> { ["field"] = "request", ["cause"] = cause }));
+    }
+
     /// <summary>Maps any exception to the error the caller sees. Extend here, and only here.</summary>
     public static MailGrpcException Classify(Exception exception, CancellationToken callCancelled) => exception switch
     {

@@ -6,6 +6,8 @@ using MailGrpc.Server.Messages;
 using MailGrpc.Server.Network;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.Storage;
+using Grpc.AspNetCore.Server.Model;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Hosting;
@@ -27,6 +29,9 @@ internal static class MailGrpcServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<MailGrpcOptions>, MailGrpcOptionsValidator>();
 
+        // Header limits large enough that an oversized API key is answered with a reason.
+        builder.WebHost.ConfigureKestrel(options => RequestHeaderLimits.Apply(options.Limits));
+
         // gRPC: errors are mapped by the outermost interceptor, so it also sees authentication failures.
         services.AddGrpc(options =>
         {
@@ -36,6 +41,12 @@ internal static class MailGrpcServiceCollectionExtensions
         });
         services.AddMailGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<StateStoreHealthCheck>("state-store");
+
+        // Undecodable request bodies → INVALID_ARGUMENT with a reason (grpc-dotnet would say UNKNOWN): every service is
+        // bound by our provider, which guards the request marshaller, instead of grpc-dotnet's default one (after every
+        // AddGrpc* call, which would add the default again).
+        services.RemoveAll(typeof(IServiceMethodProvider<>));
+        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(GuardedServiceMethodProvider<>));
 
         // Callers.
         services.AddSingleton<ApiKeyAuthenticator>();

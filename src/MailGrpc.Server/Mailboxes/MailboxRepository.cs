@@ -173,6 +173,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
         {
             StoreKeys.Credential(tenant, mailboxId),
             StoreKeys.MsalCache(tenant, mailboxId),
+            StoreKeys.ListedUids(tenant, mailboxId),
         };
         keys.AddRange(consumers.Select(c => StoreKeys.Ledger(tenant, mailboxId, c)));
         keys.AddRange(pendingStates.Select(StoreKeys.PendingAuthorization));

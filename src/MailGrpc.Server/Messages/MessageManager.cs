@@ -40,6 +40,7 @@ internal sealed partial class MessageManager(
 
         await using var session = await sessions.OpenAsync(mailbox, cancellationToken);
         var entries = await session.ListAsync();
+        await ledger.ObserveListingAsync(tenant, mailboxId, entries.Select(e => e.Uid), cancellationToken);
         var start = StartAfter(entries, position);
         var page = entries.Skip(start).Take(pageSize).ToArray();
 
@@ -96,6 +97,7 @@ internal sealed partial class MessageManager(
 
         await using var session = await sessions.OpenAsync(mailbox, cancellationToken);
         var entries = await session.ListAsync();
+        await ledger.ObserveListingAsync(tenant, mailboxId, entries.Select(e => e.Uid), cancellationToken);
         IReadOnlyList<PlanItem> candidates;
         if (uids.Count > 0)
         {
@@ -127,6 +129,7 @@ internal sealed partial class MessageManager(
 
         await using var session = await sessions.OpenAsync(mailbox, cancellationToken);
         var entries = await session.ListAsync();
+        await ledger.ObserveListingAsync(tenant, mailboxId, entries.Select(e => e.Uid), cancellationToken);
         if (!ByUid(entries).TryGetValue(uid, out var entry))
         {
             throw new MailGrpcException(Grpc.Core.StatusCode.NotFound, ErrorReasons.MessageNotFound, $"Message '{uid}' is not in mailbox '{mailboxId}'.", new Dictionary<string, string> { ["uid"] = uid });
@@ -147,15 +150,20 @@ internal sealed partial class MessageManager(
         }
 
         // The ledger first: a delete that fails half-way still leaves the acknowledgement, and a retry is idempotent.
-        await ledger.RecordAsync(tenant, mailboxId, consumer, uids, cancellationToken);
+        // Only uids the server listed are recorded; the others are answered as missing, and never deleted by this call.
+        var (recorded, unknown) = await ledger.RecordAsync(tenant, mailboxId, consumer, uids, cancellationToken);
         var response = new V1.AcknowledgeMessagesResponse();
-        response.AcknowledgedUids.AddRange(uids);
-        if (request.Delete)
+        response.AcknowledgedUids.AddRange(recorded);
+        if (request.Delete && recorded.Count > 0)
         {
-            var (deleted, missing) = await DeleteOnServerAsync(mailbox, uids, cancellationToken);
+            var (deleted, missing) = await DeleteOnServerAsync(tenant, mailbox, recorded, cancellationToken);
             response.DeletedUids.AddRange(deleted);
-            response.MissingUids.AddRange(missing);
+            unknown = [.. unknown, .. missing];
         }
+
+        // In request order, so a caller can line them up with what it sent.
+        var missingSet = new HashSet<string>(unknown, StringComparer.Ordinal);
+        response.MissingUids.AddRange(uids.Where(missingSet.Remove));
 
         return response;
     }
@@ -165,7 +173,7 @@ internal sealed partial class MessageManager(
         var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);
         var uids = MessageRequestValidator.Uids(request.Uids, allowEmpty: false);
         var mailbox = await GetActiveAsync(tenant, mailboxId, cancellationToken);
-        var (deleted, missing) = await DeleteOnServerAsync(mailbox, uids, cancellationToken);
+        var (deleted, missing) = await DeleteOnServerAsync(tenant, mailbox, uids, cancellationToken);
         var response = new V1.DeleteMessagesResponse();
         response.DeletedUids.AddRange(deleted);
         response.MissingUids.AddRange(missing);
@@ -176,7 +184,7 @@ internal sealed partial class MessageManager(
     /// DELE by uid, QUIT, then a new login under the same lease checks by uid that the QUIT really removed them (MailKit
     /// swallows a failed QUIT). Leftovers get one more round; still there after that → UNAVAILABLE, safe to retry.
     /// </summary>
-    private async Task<(List<string> Deleted, List<string> Missing)> DeleteOnServerAsync(MailboxRecord mailbox, IReadOnlyList<string> uids, CancellationToken cancellationToken)
+    private async Task<(List<string> Deleted, List<string> Missing)> DeleteOnServerAsync(string tenant, MailboxRecord mailbox, IReadOnlyList<string> uids, CancellationToken cancellationToken)
     {
         await using var session = await sessions.OpenAsync(mailbox, cancellationToken);
         var present = ByUid(await session.ListAsync());
@@ -193,6 +201,8 @@ internal sealed partial class MessageManager(
             pending = pending.Where(after.ContainsKey).ToList();
         }
 
+        // The deleted uids leave the listed set and every ledger (the final listing is the server's truth).
+        await ledger.ObserveListingAsync(tenant, mailbox.Id, ByUid(await session.ListAsync()).Keys, cancellationToken);
         if (pending.Count > 0)
         {
             throw MailGrpcException.Unavailable(ErrorReasons.Pop3DeleteNotCommitted, $"The POP3 server did not commit the deletion of {pending.Count} message(s); retrying the call is safe.");

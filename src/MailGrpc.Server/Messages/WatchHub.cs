@@ -161,6 +161,7 @@ internal sealed partial class WatchHub(
             var wait = Pop3.LeaseWait < Pop3.PollInterval ? Pop3.LeaseWait : Pop3.PollInterval;
             await using var session = await sessions.OpenAsync(mailbox, cancellationToken, wait);
             var entries = await session.ListAsync();
+            await ledger.ObserveListingAsync(poller.Tenant, poller.MailboxId, entries.Select(e => e.Uid), cancellationToken);
 
             foreach (var watcher in watchers.Where(w => !w.Initialized))
             {

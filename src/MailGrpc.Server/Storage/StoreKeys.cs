@@ -28,6 +28,9 @@ internal static class StoreKeys
     /// <summary>The uids one consumer acknowledged.</summary>
     public static string Ledger(string tenant, string mailboxId, string consumer) => $"{Prefix}{MailboxTag(tenant, mailboxId)}:ack:{consumer}";
 
+    /// <summary>The uids the POP3 server listed last (any replica): only these can be acknowledged.</summary>
+    public static string ListedUids(string tenant, string mailboxId) => $"{Prefix}{MailboxTag(tenant, mailboxId)}:listed";
+
     /// <summary>The names of the consumers that have a ledger, so deleting a mailbox finds them.</summary>
     public static string Consumers(string tenant, string mailboxId) => $"{Prefix}{MailboxTag(tenant, mailboxId)}:consumers";
 

@@ -132,6 +132,42 @@ public sealed class MessageServiceTests(Pop3Rig rig) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Acknowledge_records_only_uids_the_server_listed_and_ledgers_forget_vanished_uids()
+    {
+        var (id, user, _) = await MailboxAsync(5, 2_000);
+        var ledgerKey = $"mailgrpc:{{mbx:{_host.Tenant.Name}:{id}}}:ack:c1";
+        var redis = TestRedis.Connection.GetDatabase();
+
+        // 10,000 uids that were never on the server: none recorded, all answered as missing, in request order.
+        var madeUp = Enumerable.Range(0, 10_000).Select(i => "forged-" + i).ToList();
+        var forged = await _host.Messages.AcknowledgeMessagesAsync(new AcknowledgeMessagesRequest { MailboxId = id, Consumer = "c1", Uids = { madeUp } });
+        Assert.Empty(forged.AcknowledgedUids);
+        Assert.Equal(madeUp, forged.MissingUids);
+        Assert.Equal(0, await redis.SetLengthAsync(ledgerKey));
+
+        // Listed uids are recorded; a mixed call records only those.
+        var listed = (await _host.Messages.ListMessagesAsync(new ListMessagesRequest { MailboxId = id })).Messages.Select(m => m.Uid).ToList();
+        var mixed = await _host.Messages.AcknowledgeMessagesAsync(new AcknowledgeMessagesRequest { MailboxId = id, Consumer = "c1", Uids = { listed[0], "forged-x", listed[1] } });
+        Assert.Equal([listed[0], listed[1]], mixed.AcknowledgedUids);
+        Assert.Equal(["forged-x"], mixed.MissingUids);
+        Assert.Equal(2, await redis.SetLengthAsync(ledgerKey));
+
+        // A message removed behind the ledger's back (another POP3 client, straight from the Maildir) leaves the ledger
+        // at the next listing.
+        await _host.Messages.AcknowledgeMessagesAsync(new AcknowledgeMessagesRequest { MailboxId = id, Consumer = "c1", Uids = { listed } });
+        Assert.Equal(5, await redis.SetLengthAsync(ledgerKey));
+        File.Delete(rig.MessageFiles(user)[0]);
+        var after = await _host.Messages.ListMessagesAsync(new ListMessagesRequest { MailboxId = id, Consumer = "c1" });
+        Assert.Equal(4, after.Messages.Count);
+        Assert.All(after.Messages, m => Assert.True(m.Acknowledged));
+        Assert.Equal(after.Messages.Select(m => m.Uid).Order(), (await redis.SetMembersAsync(ledgerKey)).Select(v => v.ToString()).Order());
+
+        // Deleting through MailGrpc cleans the ledger too.
+        await _host.Messages.DeleteMessagesAsync(new DeleteMessagesRequest { MailboxId = id, Uids = { after.Messages[0].Uid } });
+        Assert.Equal(3, await redis.SetLengthAsync(ledgerKey));
+    }
+
+    [Fact]
     public async Task List_pages_with_tokens_headers_and_acknowledged_flags()
     {
         var (id, _, seeded) = await MailboxAsync(7, 1_500);
