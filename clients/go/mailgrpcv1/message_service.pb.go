@@ -1278,7 +1278,8 @@ type AcknowledgeMessagesResponse struct {
 	AcknowledgedUids []string `protobuf:"bytes,1,rep,name=acknowledged_uids,json=acknowledgedUids,proto3" json:"acknowledged_uids,omitempty"`
 	// With `delete`: uids deleted on the server by this call.
 	DeletedUids []string `protobuf:"bytes,2,rep,name=deleted_uids,json=deletedUids,proto3" json:"deleted_uids,omitempty"`
-	// With `delete`: uids no longer on the server (deleted before, or never there).
+	// Uids not recorded because the server never listed them or no longer lists them (deleted before, or never
+	// there), with or without `delete`; the call still succeeds, so a retry after a deletion is idempotent.
 	MissingUids []string `protobuf:"bytes,3,rep,name=missing_uids,json=missingUids,proto3" json:"missing_uids,omitempty"`
 }
 

@@ -670,7 +670,8 @@ export type AcknowledgeMessagesResponse = Message<"mailgrpc.v1.AcknowledgeMessag
   deletedUids: string[];
 
   /**
-   * With `delete`: uids no longer on the server (deleted before, or never there).
+   * Uids not recorded because the server never listed them or no longer lists them (deleted before, or never
+   * there), with or without `delete`; the call still succeeds, so a retry after a deletion is idempotent.
    *
    * @generated from field: repeated string missing_uids = 3;
    */
