@@ -201,8 +201,16 @@ public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHel
         using var clusterConnection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
         var onCluster = new RedisStateStore(clusterConnection);
         var key = StoreKeys.Credential("durable", "mbx-" + Guid.NewGuid().ToString("N")[..8]);
-        await onCluster.PutVersionedAsync(key, [1, 2, 3], "*", CancellationToken.None);
-        Assert.True(await onCluster.WaitForReplicasAsync(key, 1, TimeSpan.FromSeconds(2), CancellationToken.None) >= 1);
+        // After the failover test the killed master rejoins as a replica and resyncs; until the key's master has a replica
+        // attached again WAIT rightly answers 0, so wait (bounded) for the write to reach one.
+        await WaitForAsync(
+            async () =>
+            {
+                await onCluster.PutVersionedAsync(key, [1, 2, 3], "*", CancellationToken.None);
+                return await onCluster.WaitForReplicasAsync(key, 1, TimeSpan.FromSeconds(2), CancellationToken.None) >= 1;
+            },
+            TimeSpan.FromSeconds(60),
+            "a credential write acknowledged by a replica");
         await onCluster.DeleteAsync([key], CancellationToken.None);
 
         // The rig's single Redis has no replica: WAIT is skipped, not waited out.
