@@ -152,6 +152,43 @@ public sealed class TokenBrokerTests
     }
 
     [Fact]
+    public async Task A_provider_that_does_not_answer_is_retried_then_unavailable_not_a_timeout()
+    {
+        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = 1 });
+        var settings = FastSettings(clientId, secret, _tenant);
+        settings["MailGrpc:Tokens:ProviderTimeout"] = "00:00:02";
+        await using var host = new MailGrpcTestHost(settings);
+        var id = await AuthorizeAsync(host.Authorization(_tenant.ApiKey), host.Mailboxes(_tenant.ApiKey));
+        await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "delay:3000", ["failTokenGrants"] = new[] { "refresh_token" } });
+
+        var repository = host.Services.GetRequiredService<MailboxRepository>();
+        var broker = host.Services.GetRequiredService<IMailboxCredentials>();
+        var mailbox = await repository.GetRequiredAsync(_tenant.Name, id, default);
+        // The held access token lives 1 s: wait until the broker must refresh (a condition, not a fixed sleep).
+        var loaded = await broker.GetAsync(mailbox, default);
+        while (DateTimeOffset.UtcNow < loaded.ExpiresAt)
+        {
+            await Task.Delay(50);
+        }
+
+        var error = await Assert.ThrowsAsync<MailGrpcException>(() => broker.GetAsync(mailbox, default));
+        Assert.Equal(StatusCode.Unavailable, error.Code);
+        Assert.Equal("OAUTH_PROVIDER_UNAVAILABLE", error.Reason);
+        Assert.Equal(MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
+
+        // The rig counts a request when it has answered it (3 s late): wait for the three attempts to be counted.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var requests = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(30) && (requests = (await OAuthRig.GrantCountAsync(clientId, "refresh_token")).Requests) < 3)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(3, requests); // one try + two retries
+        await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "none" });
+    }
+
+    [Fact]
     public async Task After_key_rotation_old_tokens_still_work_and_are_rewritten_under_the_new_key()
     {
         var (clientId, secret) = await OAuthRig.RegisterClientAsync();

@@ -229,7 +229,7 @@ internal sealed partial class TokenBroker(
         {
             try
             {
-                return await call(cancellationToken);
+                return await CallProviderAsync(call, cancellationToken);
             }
             catch (OAuthProviderException ex) when (ex.Kind == OAuthFailureKind.Transient && attempt < tokens.TransientRetries)
             {
@@ -237,6 +237,24 @@ internal sealed partial class TokenBroker(
                 await Task.Delay(backoff, time, cancellationToken);
                 backoff *= 2;
             }
+        }
+    }
+
+    // A provider that does not answer within ProviderTimeout (HttpClient cancels the request) or cannot be reached is a
+    // transient failure like a 503: retried, then OAUTH_PROVIDER_UNAVAILABLE, never the caller's own TIMEOUT.
+    private static async Task<T> CallProviderAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call(cancellationToken);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new OAuthProviderException(OAuthFailureKind.Transient, "provider_timeout", "The provider did not answer within MailGrpc:Tokens:ProviderTimeout.", ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new OAuthProviderException(OAuthFailureKind.Transient, "provider_unreachable", ex.HttpRequestError.ToString(), ex);
         }
     }
 
