@@ -179,7 +179,7 @@ internal sealed partial class AuthorizationManager(
             {
                 // The received value is not echoed: it is attacker-controlled.
                 throw new MailGrpcException(
-                    Grpc.Core.StatusCode.PermissionDenied,
+                    ErrorKind.PermissionDenied,
                     ErrorReasons.IssuerMismatch,
                     $"The authorization response names another issuer than OAuth client '{client.Name}''s provider{(expected is null ? string.Empty : $" ({expected.Issuer})")}: it may come from another provider (mix-up, RFC 9207). Nothing was stored; start a new authorization.",
                     new Dictionary<string, string> { ["oauth_client"] = client.Name, ["expected_issuer"] = expected?.Issuer ?? string.Empty });
@@ -188,7 +188,7 @@ internal sealed partial class AuthorizationManager(
         else if (expected is { Required: true })
         {
             throw new MailGrpcException(
-                Grpc.Core.StatusCode.PermissionDenied,
+                ErrorKind.PermissionDenied,
                 ErrorReasons.IssuerMissing,
                 $"The authorization response has no `iss`, but the provider ({expected.Issuer}) always sends one (RFC 9207): pass the whole callback URL, or `iss` beside state and code. Nothing was stored; start a new authorization.",
                 new Dictionary<string, string> { ["oauth_client"] = client.Name, ["expected_issuer"] = expected.Issuer });
@@ -197,12 +197,12 @@ internal sealed partial class AuthorizationManager(
 
     private static MailGrpcException AlreadyUsed(PendingAuthorization found) => found.CompletedAt is not null
         ? new MailGrpcException(
-            Grpc.Core.StatusCode.FailedPrecondition,
+            ErrorKind.FailedPrecondition,
             ErrorReasons.StateAlreadyUsed,
             $"This authorization was already completed{(string.IsNullOrEmpty(found.Account) ? string.Empty : $" by account {found.Account}")}; mailbox '{found.MailboxId}' is authorized. Nothing more to do.",
             new Dictionary<string, string> { ["mailbox_id"] = found.MailboxId, ["completed"] = "true", ["account"] = found.Account ?? string.Empty })
         : new MailGrpcException(
-            Grpc.Core.StatusCode.FailedPrecondition,
+            ErrorKind.FailedPrecondition,
             ErrorReasons.StateAlreadyUsed,
             $"This authorization link was already used and did not complete; the application that sent it must start a new authorization for mailbox '{found.MailboxId}'.",
             new Dictionary<string, string> { ["mailbox_id"] = found.MailboxId, ["completed"] = "false" });
@@ -303,7 +303,7 @@ internal sealed partial class AuthorizationManager(
             if (!await pop3.TryLoginOnceAsync(mailbox, trial, cancellationToken))
             {
                 throw new MailGrpcException(
-                    Grpc.Core.StatusCode.FailedPrecondition,
+                    ErrorKind.FailedPrecondition,
                     ErrorReasons.Pop3CredentialRefused,
                     $"The POP3 server {mailbox.Host}:{mailbox.Port} refused this password for {mailbox.Username}; nothing was stored. Check the app password (and that POP3 is enabled for the account), or set skip_verification.",
                     new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["username"] = mailbox.Username });
@@ -443,7 +443,7 @@ internal sealed partial class AuthorizationManager(
 
             await DiscardAsync(mailbox, client, provider, grant);
             throw new MailGrpcException(
-                Grpc.Core.StatusCode.FailedPrecondition,
+                ErrorKind.FailedPrecondition,
                 ErrorReasons.Pop3CredentialRefused,
                 $"The provider names no account for this grant, and the POP3 server refused its token for {mailbox.Username}: the person probably consented with another account. Nothing was stored; authorize again signed in as {mailbox.Username}.",
                 new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["expected_account"] = mailbox.Username });
@@ -453,7 +453,7 @@ internal sealed partial class AuthorizationManager(
         {
             await DiscardAsync(mailbox, client, provider, grant);
             throw new MailGrpcException(
-                Grpc.Core.StatusCode.FailedPrecondition,
+                ErrorKind.FailedPrecondition,
                 ErrorReasons.IdentityUnavailable,
                 string.IsNullOrEmpty(identity.Value)
                     ? $"The provider's {identity.Source} has no '{identity.Claim}' claim, so the consenting account cannot be compared with {mailbox.Username}. Nothing was stored; request the scope that releases it (e.g. `email`) or set MailGrpc:OAuthClients:{client.Name}:IdentityClaim."
@@ -466,7 +466,7 @@ internal sealed partial class AuthorizationManager(
             await DiscardAsync(mailbox, client, provider, grant);
             var consented = identity.Value.Length > 320 ? identity.Value[..320] : identity.Value;
             throw new MailGrpcException(
-                Grpc.Core.StatusCode.PermissionDenied,
+                ErrorKind.PermissionDenied,
                 ErrorReasons.IdentityMismatch,
                 $"The authorization was given by account {consented}, but mailbox '{mailbox.Id}' is for {mailbox.Username}. Nothing was stored; the person must sign in at the provider as {mailbox.Username} and authorize again.",
                 new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["consented_account"] = consented, ["expected_account"] = mailbox.Username, ["claim"] = identity.Claim });
@@ -486,7 +486,7 @@ internal sealed partial class AuthorizationManager(
                 : $"At the provider, allow client '{client.Options.ClientId}' the refresh_token grant type and the offline_access scope (MailGrpc requested offline_access with prompt=consent).",
         };
         return new MailGrpcException(
-            Grpc.Core.StatusCode.FailedPrecondition,
+            ErrorKind.FailedPrecondition,
             ErrorReasons.RefreshTokenNotIssued,
             $"The provider issued no refresh token, so this mailbox would stop working when the access token expires ({grant.ExpiresAt:u}). Nothing was stored. {fix} Or set MailGrpc:OAuthClients:{client.Name}:AllowAccessTokenOnly=true to accept access until then.",
             new Dictionary<string, string> { ["oauth_client"] = client.Name, ["granted_scopes"] = string.Join(' ', grant.Scopes) });

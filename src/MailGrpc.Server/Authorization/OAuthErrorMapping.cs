@@ -38,15 +38,15 @@ internal static class OAuthErrorMapping
 
         return ex.Kind switch
         {
-            OAuthFailureKind.InvalidGrant => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.InvalidGrant, $"The provider refused the grant ({detail}).", metadata),
-            OAuthFailureKind.Transient => new MailGrpcException(StatusCode.Unavailable, ErrorReasons.ProviderUnavailable, $"The OAuth provider is unavailable ({detail}); retry later.", metadata),
-            OAuthFailureKind.ClientRejected => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.ProviderMisconfigured, $"The provider refused the OAuth client ({detail}); check its configuration.", metadata),
-            OAuthFailureKind.AccessDenied => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.AccessDenied, $"The person declined the authorization ({detail}).", metadata),
-            OAuthFailureKind.DeviceCodeExpired => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.DeviceCodeExpired, $"The device code expired before it was approved ({detail}).", metadata),
-            OAuthFailureKind.PkceFailed => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.PkceVerificationFailed, $"The provider refused the PKCE verifier ({detail}).", metadata),
-            OAuthFailureKind.NoRefreshToken => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.NoRefreshToken, $"{ex.Description} Authorize the mailbox again (with offline access granted).", new Dictionary<string, string>()),
-            OAuthFailureKind.NotSupported => new MailGrpcException(StatusCode.FailedPrecondition, ex.Error, $"Not supported by this provider or client ({detail}).", metadata),
-            _ => new MailGrpcException(StatusCode.FailedPrecondition, ErrorReasons.ProviderError, $"The OAuth provider returned an error ({detail}).", metadata),
+            OAuthFailureKind.InvalidGrant => new MailGrpcException(ErrorKind.FailedPrecondition, ErrorReasons.InvalidGrant, $"The provider refused the grant ({detail}).", metadata),
+            OAuthFailureKind.Transient => new MailGrpcException(ErrorKind.Unavailable, ErrorReasons.ProviderUnavailable, $"The OAuth provider is unavailable ({detail}); retry later.", metadata),
+            OAuthFailureKind.ClientRejected => new MailGrpcException(ErrorKind.FailedPrecondition, ErrorReasons.ProviderMisconfigured, $"The provider refused the OAuth client ({detail}); check its configuration.", metadata),
+            OAuthFailureKind.AccessDenied => new MailGrpcException(ErrorKind.FailedPrecondition, ErrorReasons.AccessDenied, $"The person declined the authorization ({detail}).", metadata),
+            OAuthFailureKind.DeviceCodeExpired => new MailGrpcException(ErrorKind.FailedPrecondition, ErrorReasons.DeviceCodeExpired, $"The device code expired before it was approved ({detail}).", metadata),
+            OAuthFailureKind.PkceFailed => new MailGrpcException(ErrorKind.FailedPrecondition, ErrorReasons.PkceVerificationFailed, $"The provider refused the PKCE verifier ({detail}).", metadata),
+            OAuthFailureKind.NoRefreshToken => new MailGrpcException(ErrorKind.FailedPrecondition, ErrorReasons.NoRefreshToken, $"{ex.Description} Authorize the mailbox again (with offline access granted).", new Dictionary<string, string>()),
+            OAuthFailureKind.NotSupported => new MailGrpcException(ErrorKind.FailedPrecondition, ex.Error, $"Not supported by this provider or client ({detail}).", metadata),
+            _ => new MailGrpcException(ErrorKind.FailedPrecondition, ErrorReasons.ProviderError, $"The OAuth provider returned an error ({detail}).", metadata),
         };
     }
 
@@ -78,7 +78,7 @@ internal static class OAuthErrorMapping
                 metadata.TryAdd(key, value);
             }
 
-            return new MailGrpcException(generic.Code, generic.Reason, generic.Message, metadata) { RetryDelay = entra.RetryAfter };
+            return new MailGrpcException(generic.Kind, generic.Reason, generic.Message, metadata) { RetryDelay = entra.RetryAfter };
         }
 
         var code = entra.Code is { } c ? $"AADSTS{c}: " : string.Empty;
@@ -86,9 +86,9 @@ internal static class OAuthErrorMapping
         if (classified.Kind == OAuthFailureKind.Transient)
         {
             var wait = entra.RetryAfter is { } delay ? $" and asked to wait {Math.Ceiling(delay.TotalSeconds)} s" : string.Empty;
-            return new MailGrpcException(StatusCode.Unavailable, classified.Reason, $"Entra throttled the request (HTTP {entra.HttpStatus}{wait}): {described} Retry later.", metadata) { RetryDelay = entra.RetryAfter };
+            return new MailGrpcException(ErrorKind.Unavailable, classified.Reason, $"Entra throttled the request (HTTP {entra.HttpStatus}{wait}): {described} Retry later.", metadata) { RetryDelay = entra.RetryAfter };
         }
 
-        return new MailGrpcException(StatusCode.FailedPrecondition, classified.Reason, $"Entra refused: {described} Fix: {classified.Fix}.", metadata);
+        return new MailGrpcException(ErrorKind.FailedPrecondition, classified.Reason, $"Entra refused: {described} Fix: {classified.Fix}.", metadata);
     }
 }

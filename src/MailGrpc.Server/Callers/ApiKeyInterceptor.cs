@@ -47,12 +47,12 @@ internal sealed class ApiKeyInterceptor(ApiKeyAuthenticator authenticator) : Int
 
         if (string.IsNullOrEmpty(apiKey))
         {
-            throw new MailGrpcException(StatusCode.Unauthenticated, ErrorReasons.ApiKeyMissing, $"Send an API key in the '{HeaderName}' metadata.");
+            throw new MailGrpcException(ErrorKind.Unauthenticated, ErrorReasons.ApiKeyMissing, $"Send an API key in the '{HeaderName}' metadata.");
         }
 
         // An oversized key is refused before any work; the key itself is never echoed.
         var tenant = (apiKey.Length > MaxApiKeyLength ? null : authenticator.FindTenant(apiKey))
-            ?? throw new MailGrpcException(StatusCode.Unauthenticated, ErrorReasons.ApiKeyInvalid, "The API key is not valid.");
+            ?? throw new MailGrpcException(ErrorKind.Unauthenticated, ErrorReasons.ApiKeyInvalid, "The API key is not valid.");
         CallerTenant.Set(context, tenant);
     }
 }

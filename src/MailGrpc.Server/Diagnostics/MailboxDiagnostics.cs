@@ -47,7 +47,7 @@ internal sealed partial class MailboxDiagnostics(
     public async Task<DiagnoseMailboxResponse> DiagnoseAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
     {
         var mailbox = await mailboxes.GetAsync(tenant, mailboxId, cancellationToken)
-            ?? throw new MailGrpcException(Grpc.Core.StatusCode.NotFound, ErrorReasons.MailboxNotFound, $"Mailbox '{mailboxId}' does not exist.");
+            ?? throw new MailGrpcException(ErrorKind.NotFound, ErrorReasons.MailboxNotFound, $"Mailbox '{mailboxId}' does not exist.");
         using var activity = MailGrpcMetrics.ActivitySource.StartActivity("DiagnoseMailbox");
         await using var run = new Run(mailbox, new HintContext(mailbox.Provider, Host: mailbox.Host));
 

@@ -35,7 +35,7 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
     private RpcException Map(Exception ex, ServerCallContext context)
     {
         var error = ExceptionMapper.Classify(ex, context.CancellationToken);
-        if (error.Code == StatusCode.Internal)
+        if (error.Kind == ErrorKind.Internal)
         {
             // Only types and stack frames are logged: a message may quote protocol text or a URL with a secret in it.
             LogUnexpected(logger, context.Method, DescribeWithoutMessages(ex));
@@ -44,7 +44,7 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         {
             // The store condition (CLUSTERDOWN, LOADING, …) tells an operator why Redis could not answer.
             error.Metadata.TryGetValue(ExceptionMapper.StoreConditionKey, out var condition);
-            LogMapped(logger, context.Method, error.Code, error.Reason, condition ?? string.Empty);
+            LogMapped(logger, context.Method, error.Kind, error.Reason, condition ?? string.Empty);
         }
 
         return ExceptionMapper.ToRpcException(error);
@@ -65,5 +65,5 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
     private static partial void LogUnexpected(ILogger logger, string method, string exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Method} failed with {StatusCode} {Reason} {StoreCondition}")]
-    private static partial void LogMapped(ILogger logger, string method, StatusCode statusCode, string reason, string storeCondition);
+    private static partial void LogMapped(ILogger logger, string method, ErrorKind statusCode, string reason, string storeCondition);
 }

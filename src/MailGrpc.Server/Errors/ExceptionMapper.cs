@@ -30,7 +30,7 @@ internal static class ExceptionMapper
 
         var status = new Google.Rpc.Status
         {
-            Code = (int)error.Code,
+            Code = (int)ToStatusCode(error.Kind),
             Message = error.Message,
             Details = { Any.Pack(info) },
         };
@@ -41,6 +41,22 @@ internal static class ExceptionMapper
 
         return status.ToRpcException();
     }
+
+    /// <summary>The one status code each kind of error is sent as.</summary>
+    public static StatusCode ToStatusCode(ErrorKind kind) => kind switch
+    {
+        ErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+        ErrorKind.NotFound => StatusCode.NotFound,
+        ErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+        ErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+        ErrorKind.PermissionDenied => StatusCode.PermissionDenied,
+        ErrorKind.Unauthenticated => StatusCode.Unauthenticated,
+        ErrorKind.Aborted => StatusCode.Aborted,
+        ErrorKind.Unavailable => StatusCode.Unavailable,
+        ErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
+        ErrorKind.Cancelled => StatusCode.Cancelled,
+        _ => StatusCode.Internal,
+    };
 
     /// <summary>
     /// The status for a request body that does not decode as the method's request message (its deserializer threw), or
@@ -56,7 +72,7 @@ internal static class ExceptionMapper
             _ => null,
         };
         return cause is null ? null : ToRpcException(new MailGrpcException(
-            StatusCode.InvalidArgument,
+            ErrorKind.InvalidArgument,
             ErrorReasons.InvalidArgument,
             cause == "invalid_utf8"
                 ? "The request message has a string field that is not valid UTF-8."
@@ -71,16 +87,16 @@ internal static class ExceptionMapper
         _ when ExtraMappings(exception) is { } mapped => mapped,
         _ when MailGrpc.Server.Storage.StoreConditions.Classify(exception) is { } condition =>
             new MailGrpcException(
-                StatusCode.Unavailable,
+                ErrorKind.Unavailable,
                 ErrorReasons.StoreUnavailable,
                 $"The state store (Redis) is unavailable ({condition}); retry later.",
                 new Dictionary<string, string> { [StoreConditionKey] = condition },
                 exception),
         OperationCanceledException when callCancelled.IsCancellationRequested =>
-            new MailGrpcException(StatusCode.Cancelled, ErrorReasons.Cancelled, "The call was cancelled."),
+            new MailGrpcException(ErrorKind.Cancelled, ErrorReasons.Cancelled, "The call was cancelled."),
         OperationCanceledException or TimeoutException =>
             MailGrpcException.Unavailable(ErrorReasons.Timeout, "An upstream operation timed out; retry later.", exception),
-        _ => new MailGrpcException(StatusCode.Internal, ErrorReasons.Internal, "Internal error."),
+        _ => new MailGrpcException(ErrorKind.Internal, ErrorReasons.Internal, "Internal error."),
     };
 
     // Area-specific mappings (POP3, OAuth) are registered here so the table stays in one file.

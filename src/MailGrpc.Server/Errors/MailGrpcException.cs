@@ -1,22 +1,20 @@
-using Grpc.Core;
-
 namespace MailGrpc.Server.Errors;
 
 /// <summary>
-/// An error the caller should see as-is: a gRPC status code, a stable reason and a message that never holds a secret.
+/// An error the caller should see as-is: a kind (the edge maps it to a status code), a stable reason and a message that never holds a secret.
 /// Thrown anywhere; <see cref="ErrorInterceptor"/> turns it into a <c>google.rpc.Status</c>.
 /// </summary>
 internal sealed class MailGrpcException : Exception
 {
-    public MailGrpcException(StatusCode code, string reason, string message, IReadOnlyDictionary<string, string>? metadata = null, Exception? inner = null)
+    public MailGrpcException(ErrorKind kind, string reason, string message, IReadOnlyDictionary<string, string>? metadata = null, Exception? inner = null)
         : base(message, inner)
     {
-        Code = code;
+        Kind = kind;
         Reason = reason;
         Metadata = metadata ?? new Dictionary<string, string>();
     }
 
-    public StatusCode Code { get; }
+    public ErrorKind Kind { get; }
 
     public string Reason { get; }
 
@@ -26,20 +24,20 @@ internal sealed class MailGrpcException : Exception
     public TimeSpan? RetryDelay { get; init; }
 
     public static MailGrpcException InvalidArgument(string reason, string field, string message) =>
-        new(StatusCode.InvalidArgument, reason, message, new Dictionary<string, string> { ["field"] = field });
+        new(ErrorKind.InvalidArgument, reason, message, new Dictionary<string, string> { ["field"] = field });
 
-    public static MailGrpcException NotFound(string reason, string message) => new(StatusCode.NotFound, reason, message);
+    public static MailGrpcException NotFound(string reason, string message) => new(ErrorKind.NotFound, reason, message);
 
-    public static MailGrpcException FailedPrecondition(string reason, string message) => new(StatusCode.FailedPrecondition, reason, message);
+    public static MailGrpcException FailedPrecondition(string reason, string message) => new(ErrorKind.FailedPrecondition, reason, message);
 
-    public static MailGrpcException PermissionDenied(string reason, string message) => new(StatusCode.PermissionDenied, reason, message);
+    public static MailGrpcException PermissionDenied(string reason, string message) => new(ErrorKind.PermissionDenied, reason, message);
 
-    public static MailGrpcException Aborted(string reason, string message) => new(StatusCode.Aborted, reason, message);
+    public static MailGrpcException Aborted(string reason, string message) => new(ErrorKind.Aborted, reason, message);
 
-    public static MailGrpcException Unavailable(string reason, string message, Exception? inner = null) => new(StatusCode.Unavailable, reason, message, inner: inner);
+    public static MailGrpcException Unavailable(string reason, string message, Exception? inner = null) => new(ErrorKind.Unavailable, reason, message, inner: inner);
 
-    public static MailGrpcException ResourceExhausted(string reason, string message) => new(StatusCode.ResourceExhausted, reason, message);
+    public static MailGrpcException ResourceExhausted(string reason, string message) => new(ErrorKind.ResourceExhausted, reason, message);
 
     public static MailGrpcException MailboxNotFound(string mailboxId) =>
-        new(StatusCode.NotFound, ErrorReasons.MailboxNotFound, $"Mailbox '{mailboxId}' does not exist.", new Dictionary<string, string> { ["mailbox_id"] = mailboxId });
+        new(ErrorKind.NotFound, ErrorReasons.MailboxNotFound, $"Mailbox '{mailboxId}' does not exist.", new Dictionary<string, string> { ["mailbox_id"] = mailboxId });
 }

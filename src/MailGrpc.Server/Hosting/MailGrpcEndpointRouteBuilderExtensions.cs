@@ -1,5 +1,5 @@
 using MailGrpc.Server.Authorization.Flows;
-using MailGrpc.Server.Services;
+using MailGrpc.Server.GrpcApi;
 
 namespace MailGrpc.Server.Hosting;
 

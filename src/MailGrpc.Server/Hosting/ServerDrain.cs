@@ -72,7 +72,7 @@ internal sealed class DrainInterceptor(ServerDrain drain) : Interceptor
         {
             await continuation(request, new UncancelledWriter<TResponse>(responseStream, context.CancellationToken, drain.Token), new DrainingCallContext(context, linked.Token));
         }
-        catch (Exception ex) when (drain.Token.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested && ex is not MailGrpcException { Code: not StatusCode.Cancelled })
+        catch (Exception ex) when (drain.Token.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested && ex is not MailGrpcException { Kind: not ErrorKind.Cancelled })
         {
             throw Draining(ex);
         }
@@ -85,7 +85,7 @@ internal sealed class DrainInterceptor(ServerDrain drain) : Interceptor
     }
 
     private static MailGrpcException Draining(Exception? inner) => new(
-        StatusCode.Unavailable,
+        ErrorKind.Unavailable,
         ErrorReasons.ServerDraining,
         "The server is shutting down; call again (another replica serves it) with only_unacknowledged to resume where this stream stopped.",
         new Dictionary<string, string> { ["resume"] = "only_unacknowledged" },

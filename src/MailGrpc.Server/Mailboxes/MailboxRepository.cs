@@ -66,7 +66,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
             break;
         }
 
-        throw new MailGrpcException(global::Grpc.Core.StatusCode.AlreadyExists, ErrorReasons.MailboxAlreadyExists, $"Mailbox '{mailbox.Id}' already exists.");
+        throw new MailGrpcException(MailGrpc.Server.Errors.ErrorKind.AlreadyExists, ErrorReasons.MailboxAlreadyExists, $"Mailbox '{mailbox.Id}' already exists.");
     }
 
     // What a CreateMailbox request sets; state, timestamps and errors move on their own after creation.

@@ -132,7 +132,7 @@ internal sealed partial class MessageManager(
         await ledger.ObserveListingAsync(tenant, mailboxId, entries.Select(e => e.Uid), cancellationToken);
         if (!ByUid(entries).TryGetValue(uid, out var entry))
         {
-            throw new MailGrpcException(Grpc.Core.StatusCode.NotFound, ErrorReasons.MessageNotFound, $"Message '{uid}' is not in mailbox '{mailboxId}'.", new Dictionary<string, string> { ["uid"] = uid });
+            throw new MailGrpcException(ErrorKind.NotFound, ErrorReasons.MessageNotFound, $"Message '{uid}' is not in mailbox '{mailboxId}'.", new Dictionary<string, string> { ["uid"] = uid });
         }
 
         await streamer.StreamAsync("GetMessage", session, [Classify(entry)], headersOnly, write, cancellationToken);

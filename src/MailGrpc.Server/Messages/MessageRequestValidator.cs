@@ -75,7 +75,7 @@ internal static partial class MessageRequestValidator
                 _ => "it is not active",
             };
             throw new MailGrpcException(
-                Grpc.Core.StatusCode.FailedPrecondition,
+                ErrorKind.FailedPrecondition,
                 ErrorReasons.MailboxNotActive,
                 $"Mailbox '{mailbox.Id}' cannot be read: {why}.",
                 new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["state"] = ProtoName(mailbox.State) });

@@ -230,7 +230,7 @@ internal sealed partial class WatchHub(
         {
             throw;
         }
-        catch (MailGrpcException ex) when (ex.Code is Grpc.Core.StatusCode.FailedPrecondition or Grpc.Core.StatusCode.NotFound or Grpc.Core.StatusCode.PermissionDenied)
+        catch (MailGrpcException ex) when (ex.Kind is ErrorKind.FailedPrecondition or ErrorKind.NotFound or ErrorKind.PermissionDenied)
         {
             // Not going to fix itself (not active, deleted, refused): end every watch with the reason.
             foreach (var watcher in watchers)

@@ -38,10 +38,10 @@ internal sealed record LoginRefusal(LoginRefusalKind Kind, string Reason, string
         if (Kind == LoginRefusalKind.Temporary)
         {
             metadata["retry_after_seconds"] = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return new MailGrpcException(StatusCode.Unavailable, Reason, Explain, metadata);
+            return new MailGrpcException(ErrorKind.Unavailable, Reason, Explain, metadata);
         }
 
-        return new MailGrpcException(StatusCode.FailedPrecondition, Reason, Explain, metadata);
+        return new MailGrpcException(ErrorKind.FailedPrecondition, Reason, Explain, metadata);
     }
 }
 

@@ -62,7 +62,7 @@ internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<MailG
                     LogBusy(logger, mailboxId);
                     metrics.LeaseWaited(time.GetElapsedTime(started), "busy");
                     throw new MailGrpcException(
-                        Grpc.Core.StatusCode.Unavailable,
+                        ErrorKind.Unavailable,
                         ErrorReasons.MailboxBusy,
                         $"Another call holds mailbox '{mailboxId}''s POP3 session; retry later.",
                         new Dictionary<string, string> { ["mailbox_id"] = mailboxId });

@@ -108,9 +108,9 @@ internal sealed partial class Pop3SessionFactory(
         {
             return await renewal();
         }
-        catch (MailGrpcException ex) when (ex.Code == Grpc.Core.StatusCode.FailedPrecondition)
+        catch (MailGrpcException ex) when (ex.Kind == ErrorKind.FailedPrecondition)
         {
-            throw new MailGrpcException(ex.Code, ex.Reason, ex.Message + " " + refusal.Explain, ex.Metadata, ex);
+            throw new MailGrpcException(ex.Kind, ex.Reason, ex.Message + " " + refusal.Explain, ex.Metadata, ex);
         }
     }
 

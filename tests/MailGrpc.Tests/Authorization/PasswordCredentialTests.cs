@@ -79,7 +79,7 @@ public sealed class PasswordCredentialTests : IAsyncDisposable
         var credential = await credentials.GetAsync(mailbox, default);
 
         var error = await Assert.ThrowsAsync<MailGrpc.Server.Errors.MailGrpcException>(() => credentials.RenewAfterRefusalAsync(mailbox, credential, default));
-        Assert.Equal(StatusCode.FailedPrecondition, error.Code);
+        Assert.Equal(MailGrpc.Server.Errors.ErrorKind.FailedPrecondition, error.Kind);
         Assert.Equal("REAUTHORIZATION_REQUIRED", error.Reason);
 
         var after = await repository.GetRequiredAsync(_tenant.Name, id, default);

@@ -108,7 +108,7 @@ public sealed class TokenBrokerTests
         var repository = host.Services.GetRequiredService<MailboxRepository>();
         var broker = host.Services.GetRequiredService<IMailboxCredentials>();
         var error = await Assert.ThrowsAsync<MailGrpcException>(async () => await broker.GetAsync(await repository.GetRequiredAsync(_tenant.Name, id, default), default));
-        Assert.Equal(StatusCode.FailedPrecondition, error.Code);
+        Assert.Equal(ErrorKind.FailedPrecondition, error.Kind);
         Assert.Equal("REAUTHORIZATION_REQUIRED", error.Reason);
 
         var status = (await host.Authorization(_tenant.ApiKey).GetAuthorizationStatusAsync(new GetAuthorizationStatusRequest { MailboxId = id })).Status;
@@ -140,7 +140,7 @@ public sealed class TokenBrokerTests
         var broker = host.Services.GetRequiredService<IMailboxCredentials>();
         var mailbox = await repository.GetRequiredAsync(_tenant.Name, id, default);
         var error = await Assert.ThrowsAsync<MailGrpcException>(() => broker.GetAsync(mailbox, default));
-        Assert.Equal(StatusCode.Unavailable, error.Code);
+        Assert.Equal(ErrorKind.Unavailable, error.Kind);
         Assert.Equal("OAUTH_PROVIDER_UNAVAILABLE", error.Reason);
         Assert.Equal(3, (await OAuthRig.GrantCountAsync(clientId, "refresh_token")).Requests); // one try + two retries
         Assert.Equal(MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
@@ -172,7 +172,7 @@ public sealed class TokenBrokerTests
         }
 
         var error = await Assert.ThrowsAsync<MailGrpcException>(() => broker.GetAsync(mailbox, default));
-        Assert.Equal(StatusCode.Unavailable, error.Code);
+        Assert.Equal(ErrorKind.Unavailable, error.Kind);
         Assert.Equal("OAUTH_PROVIDER_UNAVAILABLE", error.Reason);
         Assert.Equal(MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
 

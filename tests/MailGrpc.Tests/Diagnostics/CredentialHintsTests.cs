@@ -24,7 +24,7 @@ public sealed class CredentialHintsTests
     };
 
     private static MailGrpcException Error(string reason, Dictionary<string, string>? metadata = null) =>
-        new(StatusCode.FailedPrecondition, reason, "x", metadata);
+        new(ErrorKind.FailedPrecondition, reason, "x", metadata);
 
     [Theory]
     [InlineData(Provider.Google, "myaccount.google.com/apppasswords")]

@@ -48,6 +48,6 @@ internal sealed class DictionaryCredentials : IMailboxCredentials
     public Task<Exception> GiveUpAfterRefusalAsync(MailboxRecord mailbox, string reason, string message, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref GiveUps);
-        return Task.FromResult<Exception>(new MailGrpcException(StatusCode.FailedPrecondition, "REAUTHORIZATION_REQUIRED", message, new Dictionary<string, string> { ["cause"] = reason }));
+        return Task.FromResult<Exception>(new MailGrpcException(ErrorKind.FailedPrecondition, "REAUTHORIZATION_REQUIRED", message, new Dictionary<string, string> { ["cause"] = reason }));
     }
 }

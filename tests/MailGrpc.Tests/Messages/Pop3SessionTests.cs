@@ -106,7 +106,7 @@ public sealed class Pop3SessionTests(Pop3Rig rig) : IAsyncDisposable
         _host.Credentials.Renewals[record.Id] = new Pop3Credential(Pop3CredentialKind.AccessToken, user, second, null);
 
         var ex = await Assert.ThrowsAsync<MailGrpcException>(() => Factory.OpenAsync(record, CancellationToken.None));
-        Assert.Equal(StatusCode.FailedPrecondition, ex.Code);
+        Assert.Equal(ErrorKind.FailedPrecondition, ex.Kind);
         Assert.Equal("REAUTHORIZATION_REQUIRED", ex.Reason);
         Assert.Equal(1, _host.Credentials.RenewCalls);
         Assert.Equal(1, _host.Credentials.GiveUps);
@@ -123,7 +123,7 @@ public sealed class Pop3SessionTests(Pop3Rig rig) : IAsyncDisposable
 
         var ex = await Assert.ThrowsAnyAsync<Exception>(() => Factory.OpenAsync(record, CancellationToken.None));
         var mapped = ExceptionMapper.Classify(ex, CancellationToken.None);
-        Assert.Equal(StatusCode.FailedPrecondition, mapped.Code);
+        Assert.Equal(ErrorKind.FailedPrecondition, mapped.Kind);
         Assert.Equal(ErrorReasons.Pop3TlsFailed, mapped.Reason);
     }
 
@@ -157,7 +157,7 @@ public sealed class Pop3SessionTests(Pop3Rig rig) : IAsyncDisposable
         _host.Credentials.Current[record.Id] = new Pop3Credential(Pop3CredentialKind.Password, "nobody@rig.test", "x", null);
         var ex = await Assert.ThrowsAnyAsync<Exception>(() => Factory.OpenAsync(record, CancellationToken.None));
         var mapped = ExceptionMapper.Classify(ex, CancellationToken.None);
-        Assert.Equal(StatusCode.Unavailable, mapped.Code);
+        Assert.Equal(ErrorKind.Unavailable, mapped.Kind);
         Assert.Equal(ErrorReasons.Pop3ConnectFailed, mapped.Reason);
     }
 
@@ -175,7 +175,7 @@ public sealed class Pop3SessionTests(Pop3Rig rig) : IAsyncDisposable
             var started = DateTime.UtcNow;
             var ex = await Assert.ThrowsAsync<MailGrpcException>(() => Factory.OpenAsync(record, CancellationToken.None, TimeSpan.FromMilliseconds(600)));
             Assert.Equal(ErrorReasons.MailboxBusy, ex.Reason);
-            Assert.Equal(StatusCode.Unavailable, ex.Code);
+            Assert.Equal(ErrorKind.Unavailable, ex.Kind);
             Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5));
 
             // A waiter gets the session as soon as the holder ends.

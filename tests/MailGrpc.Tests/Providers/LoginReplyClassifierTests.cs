@@ -22,7 +22,7 @@ public sealed class LoginReplyClassifierTests
             Assert.Equal(LoginRefusalKind.Temporary, refusal.Kind);
             Assert.Equal(reason, refusal.Reason);
             var ex = refusal.ToException();
-            Assert.Equal(Grpc.Core.StatusCode.Unavailable, ex.Code);
+            Assert.Equal(MailGrpc.Server.Errors.ErrorKind.Unavailable, ex.Kind);
             Assert.Equal(line, ex.Metadata["server_reply"]);
             Assert.True(int.Parse(ex.Metadata["retry_after_seconds"], System.Globalization.CultureInfo.InvariantCulture) > 0);
         }

@@ -74,7 +74,7 @@ internal sealed partial class TokenBroker(
         metrics.TokenForgotten(mailbox.Tenant, mailbox.Id);
         await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, reason, message, cancellationToken);
         return new MailGrpcException(
-            StatusCode.FailedPrecondition,
+            ErrorKind.FailedPrecondition,
             ErrorReasons.ReauthorizationRequired,
             $"Mailbox '{mailbox.Id}' needs a new authorization: {message}",
             new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = reason });
@@ -266,7 +266,7 @@ internal sealed partial class TokenBroker(
             var message = ProviderMessage(ex);
             await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, ErrorReasons.InvalidGrant, message, CancellationToken.None);
             return new MailGrpcException(
-                StatusCode.FailedPrecondition,
+                ErrorKind.FailedPrecondition,
                 ErrorReasons.ReauthorizationRequired,
                 $"The provider refused the stored grant of mailbox '{mailbox.Id}' ({message}); authorize it again.",
                 new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = ErrorReasons.InvalidGrant, ["provider_error"] = ex.Error });
@@ -278,7 +278,7 @@ internal sealed partial class TokenBroker(
             var message = $"The access token expired and no refresh token is held ({ex.Description}); authorize the mailbox again.";
             await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, ErrorReasons.NoRefreshToken, message, CancellationToken.None);
             return new MailGrpcException(
-                StatusCode.FailedPrecondition,
+                ErrorKind.FailedPrecondition,
                 ErrorReasons.ReauthorizationRequired,
                 $"Mailbox '{mailbox.Id}': {message}",
                 new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = ErrorReasons.NoRefreshToken });
@@ -312,7 +312,7 @@ internal sealed partial class TokenBroker(
                 throw MailGrpcException.FailedPrecondition(ErrorReasons.MailboxDisabled, $"Mailbox '{mailbox.Id}' is disabled.");
             case MailboxState.ReauthorizationRequired:
                 throw new MailGrpcException(
-                    StatusCode.FailedPrecondition,
+                    ErrorKind.FailedPrecondition,
                     ErrorReasons.ReauthorizationRequired,
                     $"Mailbox '{mailbox.Id}' needs a new authorization ({mailbox.LastErrorReason}).",
                     new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = mailbox.LastErrorReason ?? string.Empty });

@@ -65,12 +65,12 @@ internal static partial class OAuthCallbackEndpoint
                 return;
             }
 
-            response.StatusCode = mapped.Code switch
+            response.StatusCode = mapped.Kind switch
             {
-                Grpc.Core.StatusCode.NotFound => StatusCodes.Status404NotFound,
-                Grpc.Core.StatusCode.PermissionDenied => StatusCodes.Status403Forbidden,
-                Grpc.Core.StatusCode.Unavailable => StatusCodes.Status503ServiceUnavailable,
-                Grpc.Core.StatusCode.Internal => StatusCodes.Status500InternalServerError,
+                ErrorKind.NotFound => StatusCodes.Status404NotFound,
+                ErrorKind.PermissionDenied => StatusCodes.Status403Forbidden,
+                ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+                ErrorKind.Internal => StatusCodes.Status500InternalServerError,
                 _ => StatusCodes.Status400BadRequest,
             };
             var (title, forPerson) = ForPerson(mapped.Reason, mapped.Metadata);

@@ -40,7 +40,7 @@ internal static class TestingCredentialEndpoint
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             var mapped = ExceptionMapper.Classify(ex, http.RequestAborted);
-            return Results.Json(new Dictionary<string, string?> { ["code"] = mapped.Code.ToString(), ["reason"] = mapped.Reason }, TestingJsonContext.Default.DictionaryStringString, statusCode: StatusCodes.Status409Conflict);
+            return Results.Json(new Dictionary<string, string?> { ["code"] = mapped.Kind.ToString(), ["reason"] = mapped.Reason }, TestingJsonContext.Default.DictionaryStringString, statusCode: StatusCodes.Status409Conflict);
         }
     }
 }

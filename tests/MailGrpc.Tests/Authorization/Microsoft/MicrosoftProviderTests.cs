@@ -234,7 +234,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime, IDisposable
         _entra.FailGrant = EntraFake.Failure.InvalidGrant70043;
 
         var error = await Assert.ThrowsAsync<MailGrpcException>(async () => await Broker.GetAsync(await MailboxAsync(id), default));
-        Assert.Equal(StatusCode.FailedPrecondition, error.Code);
+        Assert.Equal(ErrorKind.FailedPrecondition, error.Kind);
         Assert.Equal(ErrorReasons.ReauthorizationRequired, error.Reason);
         Assert.Single(_entra.TokenRequests("refresh_token")); // a dead grant is not retried
 
@@ -268,7 +268,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime, IDisposable
         _entra.RetryAfter = retryAfter ? TimeSpan.FromSeconds(3) : null;
 
         var error = await Assert.ThrowsAsync<MailGrpcException>(async () => await Broker.GetAsync(await MailboxAsync(id), default));
-        Assert.Equal(StatusCode.Unavailable, error.Code);
+        Assert.Equal(ErrorKind.Unavailable, error.Kind);
         Assert.Equal(ErrorReasons.ProviderUnavailable, error.Reason);
         Assert.Equal(expectedRequests, _entra.TokenRequests("refresh_token").Count); // one try + two broker retries; MSAL's own retry is off
 

@@ -5,7 +5,7 @@ using MailGrpc.Server.Callers;
 using MailGrpc.Server.Diagnostics;
 using MailGrpc.V1;
 
-namespace MailGrpc.Server.Services;
+namespace MailGrpc.Server.GrpcApi;
 
 /// <summary>The gRPC face of the mailbox registry: maps requests to <see cref="MailboxManager"/>, nothing more.</summary>
 internal sealed class MailboxGrpcService(MailboxManager mailboxes, MailboxDiagnostics diagnostics) : MailboxService.MailboxServiceBase

@@ -3,7 +3,7 @@ using MailGrpc.Server.Callers;
 using MailGrpc.Server.Messages;
 using MailGrpc.V1;
 
-namespace MailGrpc.Server.Services;
+namespace MailGrpc.Server.GrpcApi;
 
 /// <summary>The gRPC face of POP3 retrieval: maps requests to <see cref="MessageManager"/> and <see cref="WatchHub"/>.</summary>
 internal sealed class MessageGrpcService(MessageManager messages, WatchHub watches) : MessageService.MessageServiceBase

@@ -3,7 +3,7 @@ using MailGrpc.Server.Authorization;
 using MailGrpc.Server.Callers;
 using MailGrpc.V1;
 
-namespace MailGrpc.Server.Services;
+namespace MailGrpc.Server.GrpcApi;
 
 /// <summary>The gRPC face of token exchange: maps requests to <see cref="AuthorizationManager"/>, nothing more.</summary>
 internal sealed class AuthorizationGrpcService(AuthorizationManager manager) : AuthorizationService.AuthorizationServiceBase
