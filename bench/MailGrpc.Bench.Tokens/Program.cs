@@ -78,7 +78,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {calls} | {per
 await provider.GetRequiredService<CredentialStore>().DeleteAsync(tenant, mailbox.Id, CancellationToken.None);
 var repository = provider.GetRequiredService<MailboxRepository>();
 await repository.MarkDeletingAsync(tenant, mailbox.Id, "*", CancellationToken.None);
-await repository.FinishDeleteAsync(tenant, mailbox.Id, CancellationToken.None);
+await repository.FinishDeleteAsync(tenant, mailbox.Id, revokedAtProvider: null, CancellationToken.None);
 
 static async Task<long> TotalCommandsAsync(IServer server)
 {

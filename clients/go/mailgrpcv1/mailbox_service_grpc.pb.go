@@ -31,6 +31,8 @@ type MailboxServiceClient interface {
 	// (`ETAG_MISMATCH`) when the mailbox changed since that etag was read.
 	UpdateMailbox(ctx context.Context, in *UpdateMailboxRequest, opts ...grpc.CallOption) (*UpdateMailboxResponse, error)
 	// Removes the mailbox with its tokens, password, consumer ledgers and pending authorizations.
+	// Idempotent for 15 minutes: deleting it again in that time answers OK with the same
+	// `revoked_at_provider` (a retry whose first reply was lost), later NOT_FOUND.
 	DeleteMailbox(ctx context.Context, in *DeleteMailboxRequest, opts ...grpc.CallOption) (*DeleteMailboxResponse, error)
 	// Runs each step of reaching the mailbox (DNS, TCP, TLS, CAPA, token, AUTH, STAT) and returns
 	// each outcome with a concrete hint. Never changes the mailbox.
@@ -117,6 +119,8 @@ type MailboxServiceServer interface {
 	// (`ETAG_MISMATCH`) when the mailbox changed since that etag was read.
 	UpdateMailbox(context.Context, *UpdateMailboxRequest) (*UpdateMailboxResponse, error)
 	// Removes the mailbox with its tokens, password, consumer ledgers and pending authorizations.
+	// Idempotent for 15 minutes: deleting it again in that time answers OK with the same
+	// `revoked_at_provider` (a retry whose first reply was lost), later NOT_FOUND.
 	DeleteMailbox(context.Context, *DeleteMailboxRequest) (*DeleteMailboxResponse, error)
 	// Runs each step of reaching the mailbox (DNS, TCP, TLS, CAPA, token, AUTH, STAT) and returns
 	// each outcome with a concrete hint. Never changes the mailbox.

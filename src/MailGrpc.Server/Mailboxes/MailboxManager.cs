@@ -179,13 +179,18 @@ internal sealed class MailboxManager(
         // 1. Mark: from here on the mailbox is gone for every RPC, and a retry of this call (or the reconciler) finishes it.
         //    A stale etag is refused here, so a refused delete revokes nothing.
         var mailbox = await repository.MarkDeletingAsync(tenant, mailboxId, string.IsNullOrEmpty(etag) ? "*" : etag, cancellationToken);
+        if (mailbox.DeletedAt is not null)
+        {
+            // The delete finished before (its reply was lost): answer as it did.
+            return mailbox.RevokedAtProvider ?? false;
+        }
 
         // 2. Revoke the grant at the provider (Authorization/GrantRevocation) while the credential is still stored; a retry
         //    runs it again, and finds nothing to revoke once step 3 removed the credential.
         var revoked = await revocation.RevokeAtProviderAsync(mailbox, cancellationToken);
 
-        // 3. Remove what is stored for it, the mark last.
-        await repository.FinishDeleteAsync(tenant, mailboxId, cancellationToken);
+        // 3. Remove what is stored for it; the mark becomes a short-lived tombstone that answers a retry of this call.
+        await repository.FinishDeleteAsync(tenant, mailboxId, revoked, cancellationToken);
         return revoked;
     }
 

@@ -127,11 +127,12 @@ internal sealed partial class MailboxReconciler : BackgroundService
                     }
 
                     var stored = await _repository.GetStoredAsync(tenant, id, cancellationToken);
-                    if (stored is null)
+                    if (stored is null or { DeletedAt: not null })
                     {
+                        // Gone, or a tombstone (which expires on its own): any other key of the mailbox is an orphan.
                         if (suffix != "mailbox")
                         {
-                            await _repository.FinishDeleteAsync(tenant, id, cancellationToken);
+                            await _repository.FinishDeleteAsync(tenant, id, revokedAtProvider: null, cancellationToken);
                             orphansRemoved++;
                             Count("orphan_removed");
                         }
@@ -140,7 +141,7 @@ internal sealed partial class MailboxReconciler : BackgroundService
                     {
                         if (_time.GetUtcNow() - since >= DeletionGrace)
                         {
-                            await _repository.FinishDeleteAsync(tenant, id, cancellationToken);
+                            await _repository.FinishDeleteAsync(tenant, id, revokedAtProvider: null, cancellationToken);
                             deletionsFinished++;
                             Count("deletion_finished");
                         }
@@ -161,8 +162,8 @@ internal sealed partial class MailboxReconciler : BackgroundService
                         examined += ids.Count;
                         foreach (var member in ids)
                         {
-                            // Only an entry whose document is gone is stale; a create writes the document before the entry.
-                            if (await _repository.GetStoredAsync(indexTenant, member, cancellationToken) is null)
+                            // Only an entry whose document is gone (or a tombstone) is stale; a create writes the document before the entry.
+                            if (await _repository.GetStoredAsync(indexTenant, member, cancellationToken) is null or { DeletedAt: not null })
                             {
                                 await _store.IndexRemoveAsync(key, member, cancellationToken);
                                 indexRemoved++;

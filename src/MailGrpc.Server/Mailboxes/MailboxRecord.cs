@@ -46,6 +46,16 @@ internal sealed record MailboxRecord
     /// </summary>
     public DateTimeOffset? DeletingSince { get; init; }
 
+    /// <summary>
+    /// Set on a tombstone: what a finished delete leaves on the mailbox's key for <see cref="MailboxRepository.TombstoneLifetime"/>
+    /// (no username, host or anything else of the mailbox), so a retried delete whose first reply was lost answers as the
+    /// first did instead of NOT_FOUND. Expires on its own; a create of the same id replaces it.
+    /// </summary>
+    public DateTimeOffset? DeletedAt { get; init; }
+
+    /// <summary>On a tombstone: what the delete answered for <c>revoked_at_provider</c>.</summary>
+    public bool? RevokedAtProvider { get; init; }
+
     /// <summary>The store's version of this document; not serialized, filled in on read.</summary>
     [JsonIgnore]
     public string Etag { get; init; } = string.Empty;

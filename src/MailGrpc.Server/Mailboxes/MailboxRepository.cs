@@ -14,6 +14,12 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
 {
     private const int MaxConflictRetries = 16;
 
+    /// <summary>
+    /// How long a finished delete leaves its tombstone: longer than any client's retry of a DeleteMailbox whose reply was
+    /// lost (a Redis failover takes seconds), short enough that nothing of a deleted mailbox stays for long.
+    /// </summary>
+    public static readonly TimeSpan TombstoneLifetime = TimeSpan.FromMinutes(15);
+
     /// <summary>The mailbox, or null when it does not exist or is being deleted.</summary>
     public async Task<MailboxRecord?> GetAsync(string tenant, string mailboxId, CancellationToken cancellationToken) =>
         await GetStoredAsync(tenant, mailboxId, cancellationToken) is { DeletingSince: null } mailbox ? mailbox : null;
@@ -51,9 +57,22 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
                 continue;
             }
 
+            if (existing.DeletedAt is not null)
+            {
+                // A tombstone: the id is free again.
+                var replaced = await store.PutVersionedAsync(StoreKeys.Mailbox(mailbox.Tenant, mailbox.Id), Serialize(mailbox), existing.Etag, cancellationToken);
+                if (replaced is not null)
+                {
+                    await store.IndexAddAsync(StoreKeys.TenantMailboxes(mailbox.Tenant), mailbox.Id, cancellationToken);
+                    return mailbox with { Etag = replaced };
+                }
+
+                continue;
+            }
+
             if (existing.DeletingSince is not null)
             {
-                await FinishDeleteAsync(mailbox.Tenant, mailbox.Id, cancellationToken);
+                await FinishDeleteAsync(mailbox.Tenant, mailbox.Id, revokedAtProvider: null, cancellationToken);
                 continue;
             }
 
@@ -129,7 +148,8 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
     /// <summary>
     /// The first step of a delete: marks the mailbox as being deleted (on its own key, so it is atomic), after which every
     /// RPC sees it as gone. <paramref name="expectedEtag"/> "*" accepts any version. A mailbox already marked is returned as
-    /// it is, whatever the etag: the retry of a delete whose first attempt failed half-way goes on to finish it.
+    /// it is, whatever the etag: the retry of a delete whose first attempt failed half-way goes on to finish it. So is a
+    /// tombstone (<see cref="MailboxRecord.DeletedAt"/> set): the delete already finished, and its retry answers the same.
     /// </summary>
     public async Task<MailboxRecord> MarkDeletingAsync(string tenant, string mailboxId, string expectedEtag, CancellationToken cancellationToken)
     {
@@ -161,9 +181,11 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
     /// <summary>
     /// Removes everything stored for a mailbox, in an order that any prefix of leaves findable: the index entry, then the
     /// credential, MSAL cache, ledgers and pending authorizations, then the sets that name the ledgers and authorizations,
-    /// and the mailbox document (the deletion mark) last. Idempotent; the reconciler calls it for leftovers too.
+    /// and last the deletion mark becomes a tombstone that expires after <see cref="TombstoneLifetime"/>. Idempotent; the
+    /// reconciler calls it for leftovers too. <paramref name="revokedAtProvider"/> is what the delete answers, kept on the
+    /// tombstone for a retry (null when no delete call is waiting for it).
     /// </summary>
-    public async Task FinishDeleteAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
+    public async Task FinishDeleteAsync(string tenant, string mailboxId, bool? revokedAtProvider, CancellationToken cancellationToken)
     {
         await store.IndexRemoveAsync(StoreKeys.TenantMailboxes(tenant), mailboxId, cancellationToken);
 
@@ -179,7 +201,25 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
         keys.AddRange(pendingStates.Select(StoreKeys.PendingAuthorization));
         await store.DeleteAsync(keys, cancellationToken);
         await store.DeleteAsync([StoreKeys.Consumers(tenant, mailboxId), StoreKeys.PendingStates(tenant, mailboxId)], cancellationToken);
-        await store.DeleteAsync([StoreKeys.Mailbox(tenant, mailboxId)], cancellationToken);
+
+        // The mark becomes a tombstone only while it is still the mark: a create may have taken the id meanwhile.
+        if (await GetStoredAsync(tenant, mailboxId, cancellationToken) is { DeletingSince: { } since, DeletedAt: null } marked)
+        {
+            var now = time.GetUtcNow();
+            var tombstone = new MailboxRecord
+            {
+                Tenant = tenant,
+                Id = mailboxId,
+                Username = string.Empty,
+                Host = string.Empty,
+                CreatedAt = marked.CreatedAt,
+                UpdatedAt = now,
+                DeletingSince = since,
+                DeletedAt = now,
+                RevokedAtProvider = revokedAtProvider ?? false,
+            };
+            await store.PutVersionedAsync(StoreKeys.Mailbox(tenant, mailboxId), Serialize(tombstone), marked.Etag, TombstoneLifetime, cancellationToken);
+        }
     }
 
     /// <summary>A page of the tenant's mailboxes in id order, starting after <paramref name="afterId"/>.</summary>

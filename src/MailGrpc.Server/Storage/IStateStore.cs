@@ -37,6 +37,12 @@ internal interface IStateStore
     /// </summary>
     Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// As <see cref="PutVersionedAsync(string, byte[], string?, CancellationToken)"/>, and the key expires after
+    /// <paramref name="expiry"/> (a tombstone). A later put without expiry makes the key persistent again.
+    /// </summary>
+    Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, TimeSpan expiry, CancellationToken cancellationToken);
+
     /// <summary>Deletes when the version matches (<c>"*"</c>: any). Returns false on conflict or when missing.</summary>
     Task<bool> DeleteVersionedAsync(string key, string expectedVersion, CancellationToken cancellationToken);
 

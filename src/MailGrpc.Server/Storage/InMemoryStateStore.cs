@@ -25,7 +25,10 @@ internal sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         }
     }
 
-    public Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, CancellationToken cancellationToken)
+    public Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, CancellationToken cancellationToken) =>
+        PutVersionedAsync(key, value, expectedVersion, TimeSpan.Zero, cancellationToken);
+
+    public Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, TimeSpan expiry, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -42,7 +45,7 @@ internal sealed class InMemoryStateStore(TimeProvider time) : IStateStore
             }
 
             var version = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-            _entries[key] = new Entry { Value = value.ToArray(), Version = version };
+            _entries[key] = new Entry { Value = value.ToArray(), Version = version, ExpiresAt = expiry > TimeSpan.Zero ? ExpiryFrom(expiry) : null };
             return Task.FromResult<string?>(version);
         }
     }

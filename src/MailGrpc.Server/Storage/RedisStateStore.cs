@@ -27,6 +27,11 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
           if cur ~= ARGV[2] then return false end
         end
         redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[3])
+        if ARGV[4] ~= '0' then
+          redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        else
+          redis.call('PERSIST', KEYS[1])
+        end
         return ARGV[3]
         """;
 
@@ -162,13 +167,16 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         return new VersionedValue((byte[])fields[0]!, fields[1].ToString());
     }
 
-    public async Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, CancellationToken cancellationToken)
+    public Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, CancellationToken cancellationToken) =>
+        PutVersionedAsync(key, value, expectedVersion, TimeSpan.Zero, cancellationToken);
+
+    public async Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, TimeSpan expiry, CancellationToken cancellationToken)
     {
         var newVersion = NewVersion();
         var result = await Db.ScriptEvaluateAsync(
             PutVersionedScript,
             [key],
-            [value, expectedVersion ?? string.Empty, newVersion]);
+            [value, expectedVersion ?? string.Empty, newVersion, (long)expiry.TotalMilliseconds]);
         if (result.IsNull)
         {
             return null;
@@ -197,10 +205,11 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
     }
 
     // Credentials are the one state whose loss is fatal (a strict provider revokes the grant when an old refresh token is
-    // replayed), so their writes wait for a replica. Everything else can be recreated or retried.
+    // replayed), so their writes wait for a replica; so do mailbox documents, so an acknowledged create, delete mark or
+    // tombstone survives a failover. Everything else (index entries, ledgers) is repaired or retried.
     private async Task AfterCredentialWriteAsync(string key, CancellationToken cancellationToken)
     {
-        if (options.DurableWriteReplicas <= 0 || !StoreKeys.IsCredential(key))
+        if (options.DurableWriteReplicas <= 0 || !(StoreKeys.IsCredential(key) || StoreKeys.IsMailboxDocument(key)))
         {
             return;
         }

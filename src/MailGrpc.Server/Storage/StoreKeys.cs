@@ -44,6 +44,10 @@ internal static class StoreKeys
     public static string TenantMailboxes(string tenant) => $"{Prefix}{{tenant:{tenant}}}:mailboxes";
 
     /// <summary>True for the keys that hold a credential (token set, password, MSAL cache): their writes wait for a replica.</summary>
+    /// <summary>True for a mailbox document's key (<see cref="Mailbox"/>).</summary>
+    public static bool IsMailboxDocument(string key) =>
+        key.StartsWith(Prefix + "{mbx:", StringComparison.Ordinal) && key.EndsWith("}:mailbox", StringComparison.Ordinal);
+
     public static bool IsCredential(string key) =>
         key.StartsWith(Prefix + "{mbx:", StringComparison.Ordinal) && (key.EndsWith("}:credential", StringComparison.Ordinal) || key.EndsWith("}:msal", StringComparison.Ordinal));
 }

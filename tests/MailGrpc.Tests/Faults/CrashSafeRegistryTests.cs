@@ -60,8 +60,65 @@ public sealed class CrashSafeRegistryTests(RegistryHosts hosts) : IClassFixture<
 
         // The retry carries the etag the first attempt had: it finishes and answers OK.
         await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id, Etag = created.Etag });
-        Assert.Empty(await MailboxKeysAsync(store, hosts.A.Name, id));
-        await RpcAssert.FailsAsync(StatusCode.NotFound, "MAILBOX_NOT_FOUND", async () => await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id }));
+        await AssertOnlyTombstoneLeftAsync(host, hosts.A.Name, id);
+        await RpcAssert.FailsAsync(StatusCode.NotFound, "MAILBOX_NOT_FOUND", async () => await client.GetMailboxAsync(new GetMailboxRequest { MailboxId = id }));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task A_finished_delete_leaves_a_tombstone_that_answers_its_retry_and_frees_the_id(StoreKind kind)
+    {
+        var host = hosts.Host(kind);
+        var client = host.Mailboxes(hosts.A.ApiKey);
+        var id = "tombstone-" + Guid.NewGuid().ToString("N")[..8];
+        var created = (await client.CreateMailboxAsync(new CreateMailboxRequest { MailboxId = id, Mailbox = MailboxApiTests.PasswordMailbox("dave@example.com") })).Mailbox;
+        var store = host.Services.GetRequiredService<IStateStore>();
+        await SeedMailboxStateAsync(store, hosts.A.Name, id);
+
+        var first = await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id, Etag = created.Etag });
+        await AssertOnlyTombstoneLeftAsync(host, hosts.A.Name, id);
+
+        // The retry of a delete whose reply was lost (same request, etag included) answers as the first did.
+        var retried = await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id, Etag = created.Etag });
+        Assert.Equal(first.RevokedAtProvider, retried.RevokedAtProvider);
+        await RpcAssert.FailsAsync(StatusCode.NotFound, "MAILBOX_NOT_FOUND", async () => await client.GetMailboxAsync(new GetMailboxRequest { MailboxId = id }));
+        await RpcAssert.FailsAsync(StatusCode.NotFound, "MAILBOX_NOT_FOUND", async () => await client.UpdateMailboxAsync(new UpdateMailboxRequest { Mailbox = new Mailbox { MailboxId = id, DisplayName = "x" }, UpdateMask = new Google.Protobuf.WellKnownTypes.FieldMask { Paths = { "display_name" } } }));
+        Assert.DoesNotContain(id, await ListAllAsync(client));
+
+        // The reconciler leaves the tombstone alone (it expires on its own) and finds nothing to repair.
+        var reconciler = host.Services.GetRequiredService<MailboxReconciler>();
+        await reconciler.RunFullScanAsync(CancellationToken.None);
+        await AssertOnlyTombstoneLeftAsync(host, hosts.A.Name, id);
+
+        // The id is free: a create (of anything) replaces the tombstone, and the mailbox is persistent again.
+        var again = (await client.CreateMailboxAsync(new CreateMailboxRequest { MailboxId = id, Mailbox = MailboxApiTests.PasswordMailbox("erin@example.com") })).Mailbox;
+        Assert.Equal("erin@example.com", again.Username);
+        Assert.Contains(id, await ListAllAsync(client));
+        if (kind == StoreKind.Redis)
+        {
+            Assert.Null(await TestRedis.Connection.GetDatabase().KeyTimeToLiveAsync(StoreKeys.Mailbox(hosts.A.Name, id)));
+        }
+
+        await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id });
+    }
+
+    /// <summary>
+    /// What a finished delete may leave: the tombstone on the mailbox's own key, holding nothing of the mailbox (no username,
+    /// host) and, on Redis, expiring within <see cref="MailboxRepository.TombstoneLifetime"/>.
+    /// </summary>
+    internal static async Task AssertOnlyTombstoneLeftAsync(MailGrpcTestHost host, string tenant, string id)
+    {
+        var store = host.Services.GetRequiredService<IStateStore>();
+        Assert.Equal([StoreKeys.Mailbox(tenant, id)], await MailboxKeysAsync(store, tenant, id));
+        var stored = await host.Services.GetRequiredService<MailboxRepository>().GetStoredAsync(tenant, id, CancellationToken.None);
+        Assert.NotNull(stored?.DeletedAt);
+        Assert.Equal(string.Empty, stored.Username);
+        Assert.Equal(string.Empty, stored.Host);
+        if (!store.IsEmbedded)
+        {
+            var ttl = await TestRedis.Connection.GetDatabase().KeyTimeToLiveAsync(StoreKeys.Mailbox(tenant, id));
+            Assert.True(ttl is { } t && t > TimeSpan.Zero && t <= MailboxRepository.TombstoneLifetime, $"tombstone TTL {ttl}");
+        }
     }
 
     [Theory]
@@ -122,7 +179,7 @@ public sealed class CrashSafeRegistryTests(RegistryHosts hosts) : IClassFixture<
         Assert.DoesNotContain(ghost, listed);
         Assert.False(await store.IndexContainsAsync(StoreKeys.TenantMailboxes(tenant), ghost, CancellationToken.None));
         Assert.Empty(await MailboxKeysAsync(store, tenant, orphan));
-        Assert.Empty(await MailboxKeysAsync(store, tenant, stalled));
+        await AssertOnlyTombstoneLeftAsync(host, tenant, stalled);
 
         // Nothing of this tenant is left to repair.
         var second = await reconciler.RunFullScanAsync(CancellationToken.None);

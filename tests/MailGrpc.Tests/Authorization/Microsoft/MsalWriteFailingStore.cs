@@ -37,6 +37,12 @@ internal sealed class MsalWriteFailingStore
             return inner.PutVersionedAsync(key, value, expectedVersion, cancellationToken);
         }
 
+        public Task<string?> PutVersionedAsync(string key, byte[] value, string? expectedVersion, TimeSpan expiry, CancellationToken cancellationToken)
+        {
+            owner.ThrowIfFailing(key);
+            return inner.PutVersionedAsync(key, value, expectedVersion, expiry, cancellationToken);
+        }
+
         public Task<bool> DeleteVersionedAsync(string key, string expectedVersion, CancellationToken cancellationToken) => inner.DeleteVersionedAsync(key, expectedVersion, cancellationToken);
 
         public Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);

@@ -90,6 +90,8 @@ class MailboxServiceServicer(object):
 
     def DeleteMailbox(self, request, context):
         """Removes the mailbox with its tokens, password, consumer ledgers and pending authorizations.
+        Idempotent for 15 minutes: deleting it again in that time answers OK with the same
+        `revoked_at_provider` (a retry whose first reply was lost), later NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -545,6 +545,8 @@ export const MailboxService: GenService<{
   },
   /**
    * Removes the mailbox with its tokens, password, consumer ledgers and pending authorizations.
+   * Idempotent for 15 minutes: deleting it again in that time answers OK with the same
+   * `revoked_at_provider` (a retry whose first reply was lost), later NOT_FOUND.
    *
    * @generated from rpc mailgrpc.v1.MailboxService.DeleteMailbox
    */
