@@ -80,7 +80,7 @@ REPO_ROOT="$REPO_ROOT" work="$work" program="$program" readme="$readme" receiver
   cp "$work/$program" .
   echo "consumer project: $PWD"
   source "$work/run.sh" 2>&1 | tee "$work/run.log"
-  # The README's webhook receiver, in the same project and environment (docs/webhooks.md sends it deliveries).
+  # The README webhook receiver, in the same project and environment (docs/webhooks.md sends it deliveries).
   bash "$REPO_ROOT/clients/webhook-receiver-test.sh" "$readme" "$receiver_block" "$receiver_file" "$work"
 ' || status=$?
 [[ $status -eq 0 ]] || { echo "the consumer program failed ($status)"; exit 1; }
