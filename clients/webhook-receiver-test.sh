@@ -36,12 +36,13 @@ WEBHOOK_SECRET="$secret" WEBHOOK_PORT="$port" setsid bash -euo pipefail "$work/w
 receiver=$!
 stop() { kill -TERM -- "-$receiver" 2>/dev/null || true; wait "$receiver" 2>/dev/null || true; }
 trap stop EXIT
-for _ in $(seq 1 1200); do # up to 120 s: `dotnet run` builds first
+trap 'exit 143' TERM INT
+for _ in $(seq 1 3000); do # up to 300 s: `dotnet run` builds first
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   kill -0 "$receiver" 2>/dev/null || { echo "the receiver stopped:"; cat "$log"; exit 1; }
   sleep 0.1
 done
-(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "the receiver did not listen on $port within 120 s:"; cat "$log"; exit 1; }
+(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "the receiver did not listen on $port within 300 s:"; cat "$log"; exit 1; }
 
 failures=0
 deliver() { # deliver EXPECTED_STATUS EXPECTED_LINE SIGNING_SECRET ID AGE_SECONDS
