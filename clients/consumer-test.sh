@@ -34,12 +34,14 @@ case "$lang" in
     # A package of this version restored earlier would shadow the one just built.
     rm -rf "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/mailgrpc.client/"$version" "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/mailgrpc.contracts/"$version"
     program=Program.cs
+    receiver_block=Receiver.cs receiver_file=Program.cs
     ;;
   typescript)
     (cd "$CLIENTS_DIR/typescript" && npm ci --no-audit --no-fund --loglevel=error && npm pack --pack-destination "$packages" --loglevel=error)
     # Dependencies come from npm's cache when the registry is unreachable (the package's own tarball is local).
     export npm_config_prefer_offline=true npm_config_audit=false npm_config_fund=false
     program=main.mjs
+    receiver_block=receiver.mjs receiver_file=receiver.mjs
     ;;
   python)
     "$PYTHON" -m pip wheel --no-deps --no-build-isolation --quiet -w "$packages" "$CLIENTS_DIR/python"
@@ -53,10 +55,12 @@ for need in ("mailgrpc_client/py.typed", "mailgrpc/py.typed", "mailgrpc/v1/mailb
 print("wheel has py.typed and stubs:", sys.argv[1].rsplit("/", 1)[-1])
 PY
     program=main.py
+    receiver_block=receiver.py receiver_file=receiver.py
     ;;
   go)
     tar -C "$CLIENTS_DIR/go" --exclude=./cmd -czf "$packages/mailgrpc-go-$version.tar.gz" .
     program=main.go
+    receiver_block=receiver.go receiver_file=../webhook-receiver/main.go
     ;;
   *) echo "unknown SDK $lang" >&2; exit 2 ;;
 esac
@@ -68,7 +72,7 @@ block run.sh >"$work/run.sh"
 cd "$work/consumer"
 # One shell for all three blocks: the install block may change directory and set variables the run block uses.
 status=0
-REPO_ROOT="$REPO_ROOT" work="$work" program="$program" bash -euo pipefail -c '
+REPO_ROOT="$REPO_ROOT" work="$work" program="$program" readme="$readme" receiver_block="$receiver_block" receiver_file="$receiver_file" bash -euo pipefail -c '
   if ! source "$work/install.sh" >"$work/install.log" 2>&1; then cat "$work/install.log"; echo "the README install block failed"; exit 1; fi
   cat "$work/install.log"
   if grep -Ei "EBADENGINE|Unsupported engine|warn" "$work/install.log"; then echo "installing the package printed warnings"; exit 1; fi
@@ -76,6 +80,8 @@ REPO_ROOT="$REPO_ROOT" work="$work" program="$program" bash -euo pipefail -c '
   cp "$work/$program" .
   echo "consumer project: $PWD"
   source "$work/run.sh" 2>&1 | tee "$work/run.log"
+  # The README webhook receiver, in the same project and environment (docs/webhooks.md sends it deliveries).
+  bash "$REPO_ROOT/clients/webhook-receiver-test.sh" "$readme" "$receiver_block" "$receiver_file" "$work"
 ' || status=$?
 [[ $status -eq 0 ]] || { echo "the consumer program failed ($status)"; exit 1; }
 

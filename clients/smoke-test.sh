@@ -242,7 +242,7 @@ smoke go IMPLICIT_TLS "$go_status" "$work/build-go.log" "$work/go-smoke"
 # Each SDK as a new user meets it: packed, installed from the artifact into a fresh project, the README's program run.
 for lang in dotnet typescript python go; do
   if selected "consumer-$lang"; then
-    seed "consumer-$lang" IMPLICIT_TLS && run_timeout=600 run "consumer-$lang (package, install, README program)" bash "$CLIENTS_DIR/consumer-test.sh" "$lang"
+    seed "consumer-$lang" IMPLICIT_TLS && run_timeout=900 run "consumer-$lang (package, install, README program)" bash "$CLIENTS_DIR/consumer-test.sh" "$lang"
   fi
 done
 # Opt-in only (bench/sdks.sh): each SDK and a bare client of its gRPC library stream one 1,000 x 50 KB mailbox.

@@ -33,6 +33,7 @@ CLIENT_APT_PACKAGES=(
   python3-grpcio python3-protobuf
   golang-go protoc-gen-go protoc-gen-go-grpc golang-github-golang-protobuf-1-5-dev golang-google-grpc-dev
   golang-google-protobuf-dev golang-google-genproto-dev
+  openssl curl # the webhook receiver checks sign and send deliveries with docs/webhooks.md's openssl and curl blocks
 )
 
 ensure_apt_packages() {

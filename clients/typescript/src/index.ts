@@ -9,3 +9,14 @@ export * from "./gen/mailgrpc/v1/authorization_service_pb.js";
 export * from "./gen/mailgrpc/v1/message_service_pb.js";
 export * from "./gen/mailgrpc/v1/error_reason_pb.js";
 export { ErrorInfoSchema, type ErrorInfo } from "./gen/google/rpc/error_details_pb.js";
+export {
+  verifyWebhook,
+  WebhookVerificationError,
+  DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  type WebhookEvent,
+  type WebhookVerificationErrorCode,
+  type VerifyWebhookOptions,
+} from "./webhooks.js";
