@@ -11,6 +11,7 @@ namespace MailGrpc.Tests.Diagnostics;
 /// The TOKEN step's hints follow the mailbox's auth method and stored credential kind, and the token layer's exact
 /// reason: a password mailbox never gets an OAuth flow, a POP3 refusal is not a token refusal, Redis is not the provider.
 /// </summary>
+[Trait("Layer", "Fast")]
 public sealed class CredentialHintsTests
 {
     private static MailboxRecord Mailbox(MailboxAuthKind auth, MailboxProvider provider = MailboxProvider.Generic, string? lastError = null) => new()

@@ -5,6 +5,7 @@ using MailGrpc.V1;
 namespace MailGrpc.Tests.Diagnostics;
 
 /// <summary>The hint classifier on the providers' real error texts (Entra, Google OAuth, Exchange Online and Gmail POP3, Dovecot).</summary>
+[Trait("Layer", "Fast")]
 public sealed class DiagnosticHintsTests
 {
     private static readonly HintContext Microsoft = new(MailboxProvider.Microsoft);

@@ -24,7 +24,7 @@ internal sealed class DrainInterceptor(ServerDrain drain) : Interceptor
         {
             await continuation(request, new UncancelledWriter<TResponse>(responseStream, context.CancellationToken, drain.Token), new DrainingCallContext(context, linked.Token));
         }
-        catch (Exception ex) when (drain.Token.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested && ex is not MailGrpcException { Kind: not ErrorKind.Cancelled })
+        catch (Exception ex) when (drain.Token.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested && ex is not MailGrpcException { Reason: not ErrorReasons.Cancelled })
         {
             throw Draining(ex);
         }
