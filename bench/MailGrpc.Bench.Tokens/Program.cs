@@ -40,7 +40,7 @@ var tenant = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(
 var mailbox = new MailboxRecord
 {
     Tenant = tenant, Id = "mbx-bench", Username = "bench@example.test", Host = "127.0.0.1", Port = 110,
-    AuthKind = MailboxAuthKind.OAuth, OAuthClient = "bench", State = MailboxState.Active,
+    AuthKind = MailboxAuthKind.OAuth, OAuthClient = "bench", State = MailGrpc.Server.Mailboxes.MailboxState.Active,
 };
 await provider.GetRequiredService<MailboxRepository>().CreateAsync(mailbox, CancellationToken.None);
 await provider.GetRequiredService<CredentialStore>().PutAsync(tenant, mailbox.Id, new StoredCredential

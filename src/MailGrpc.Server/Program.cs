@@ -1,3 +1,4 @@
+using MailGrpc.Server.GrpcApi.Endpoints;
 using MailGrpc.Server.Hosting;
 
 if (HealthProbe.IsRequested(args))

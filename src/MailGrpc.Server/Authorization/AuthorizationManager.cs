@@ -549,7 +549,7 @@ internal sealed partial class AuthorizationManager(
         var status = new AuthorizationStatus
         {
             MailboxId = mailbox.Id,
-            State = mailbox.State,
+            State = GrpcApi.MailboxProtoMapper.ToProto(mailbox.State),
             CredentialKind = credential?.Kind ?? CredentialKind.Unspecified,
             HasRefreshToken = credential?.HasRefreshToken ?? false,
             LastErrorReason = mailbox.LastErrorReason ?? string.Empty,

@@ -9,7 +9,7 @@ internal sealed partial class MailboxStateRecorder(MailboxRepository mailboxes, 
     public Task<MailboxRecord?> MarkActiveAsync(string tenant, string mailboxId, CancellationToken cancellationToken) =>
         mailboxes.UpdateAsync(tenant, mailboxId, m => m with
         {
-            State = m.State == MailboxState.Disabled ? m.State : MailboxState.Active,
+            State = m.State == Mailboxes.MailboxState.Disabled ? m.State : Mailboxes.MailboxState.Active,
             LastErrorReason = null,
             LastErrorMessage = null,
         }, cancellationToken);
@@ -17,7 +17,7 @@ internal sealed partial class MailboxStateRecorder(MailboxRepository mailboxes, 
     public Task<MailboxRecord?> MarkPendingAsync(string tenant, string mailboxId, CancellationToken cancellationToken) =>
         mailboxes.UpdateAsync(tenant, mailboxId, m => m with
         {
-            State = m.State == MailboxState.Disabled ? m.State : MailboxState.PendingAuthorization,
+            State = m.State == Mailboxes.MailboxState.Disabled ? m.State : Mailboxes.MailboxState.PendingAuthorization,
             LastErrorReason = null,
             LastErrorMessage = null,
         }, cancellationToken);
@@ -27,7 +27,7 @@ internal sealed partial class MailboxStateRecorder(MailboxRepository mailboxes, 
         LogReauthorizationRequired(logger, tenant, mailboxId, reason);
         return await mailboxes.UpdateAsync(tenant, mailboxId, m => m with
         {
-            State = m.State == MailboxState.Disabled ? m.State : MailboxState.ReauthorizationRequired,
+            State = m.State == Mailboxes.MailboxState.Disabled ? m.State : Mailboxes.MailboxState.ReauthorizationRequired,
             LastErrorReason = reason,
             LastErrorMessage = message,
         }, cancellationToken);

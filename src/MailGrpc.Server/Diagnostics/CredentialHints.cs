@@ -1,6 +1,5 @@
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
-using MailGrpc.V1;
 
 namespace MailGrpc.Server.Diagnostics;
 
@@ -82,12 +81,12 @@ internal static class CredentialHints
             return new(DiagnosticHints.PasswordRefused, "The POP3 server refused the stored password (the provider was not involved). " + PasswordGuidance(context.Provider));
         }
 
-        if (context.Provider == Provider.Microsoft && context.AppOnly)
+        if (context.Provider == MailboxProvider.Microsoft && context.AppOnly)
         {
             return new(DiagnosticHints.ExchangeAppPermissionMissing, "Exchange refused the app-only token (Entra issued it): the app has no permission on this mailbox in Exchange. In Exchange Online PowerShell: New-ServicePrincipal -AppId <application id> -ObjectId <enterprise application object id>, then Add-MailboxPermission -Identity <mailbox> -User <service principal id> -AccessRights FullAccess; check Set-CASMailbox -PopEnabled $true. Then AuthorizeWithClientCredentials again.");
         }
 
-        if (context.Provider == Provider.Microsoft)
+        if (context.Provider == MailboxProvider.Microsoft)
         {
             return new(Pop3CredentialRefused, "Exchange refused the token although Entra issued it: POP may be disabled for the mailbox (Set-CASMailbox -PopEnabled $true), the token may lack https://outlook.office.com/POP.AccessAsUser.All, or the user is not the mailbox (for a shared mailbox give FullAccess). Fix that, then authorize again with BeginAuthorization (Microsoft mailboxes have no device flow here).");
         }
@@ -96,10 +95,10 @@ internal static class CredentialHints
     }
 
     /// <summary>What a password mailbox needs, per provider.</summary>
-    public static string PasswordGuidance(Provider provider) => provider switch
+    public static string PasswordGuidance(MailboxProvider provider) => provider switch
     {
-        Provider.Google => "Gmail accepts app passwords only with 2-Step Verification on: create one at https://myaccount.google.com/apppasswords and store it with SetMailboxPassword (or use OAuth instead).",
-        Provider.Microsoft => "Exchange Online has switched off basic authentication for POP: passwords do not work there. Use OAuth (auth_method.oauth with a Microsoft client). For on-premises Exchange, store the password with SetMailboxPassword.",
+        MailboxProvider.Google => "Gmail accepts app passwords only with 2-Step Verification on: create one at https://myaccount.google.com/apppasswords and store it with SetMailboxPassword (or use OAuth instead).",
+        MailboxProvider.Microsoft => "Exchange Online has switched off basic authentication for POP: passwords do not work there. Use OAuth (auth_method.oauth with a Microsoft client). For on-premises Exchange, store the password with SetMailboxPassword.",
         _ => "Store the mailbox's (app) password with SetMailboxPassword; if the provider offers app passwords, create one for MailGrpc rather than using the account password.",
     };
 
@@ -107,7 +106,7 @@ internal static class CredentialHints
     public static string ReauthorizeWith(HintContext context) => (context.Provider, context.AppOnly) switch
     {
         (_, true) => "Authorize it again with AuthorizeWithClientCredentials (app-only; no person involved).",
-        (Provider.Microsoft, false) => "Authorize it again with BeginAuthorization (Microsoft mailboxes have no device flow here).",
+        (MailboxProvider.Microsoft, false) => "Authorize it again with BeginAuthorization (Microsoft mailboxes have no device flow here).",
         _ => "Authorize it again with BeginAuthorization or StartDeviceAuthorization.",
     };
 

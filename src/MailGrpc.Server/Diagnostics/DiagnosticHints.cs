@@ -1,4 +1,4 @@
-using MailGrpc.V1;
+using MailGrpc.Server.Mailboxes;
 
 namespace MailGrpc.Server.Diagnostics;
 
@@ -7,7 +7,7 @@ internal sealed record DiagnosticFinding(string Reason, string Hint, DiagnosticO
 
 /// <summary>What the classifier knows about the mailbox besides the error text.</summary>
 /// <remarks><c>AppOnly</c> comes from the stored credential kind (<c>CREDENTIAL_KIND_APP_ONLY</c>), never from the token.</remarks>
-internal sealed record HintContext(Provider Provider, bool AppOnly = false, string Host = "");
+internal sealed record HintContext(MailboxProvider Provider, bool AppOnly = false, string Host = "");
 
 /// <summary>
 /// Turns what a provider or POP3 server said into a stable reason and a concrete fix. The patterns are the providers'
@@ -61,7 +61,7 @@ internal static class DiagnosticHints
 
         if (Has(text, "offline_access") || Has(text, "no refresh token") || Has(text, "refresh_token is missing"))
         {
-            return new(OfflineAccessMissing, context.Provider == Provider.Google
+            return new(OfflineAccessMissing, context.Provider == MailboxProvider.Google
                 ? "Google returned no refresh token: the authorization URL must carry access_type=offline and prompt=consent. Authorize the mailbox again."
                 : "The provider returned no refresh token: add the offline_access scope to the OAuth client (MailGrpc:OAuthClients:<name>:Scopes) and to the app registration's delegated permissions, then authorize the mailbox again.");
         }
@@ -76,7 +76,7 @@ internal static class DiagnosticHints
             return new(MfaOrConditionalAccess, "A Conditional Access policy (MFA, sign-in frequency or device rule) now requires the user to sign in interactively. Authorize the mailbox again; if it recurs every few hours, exclude the app from the sign-in-frequency policy.");
         }
 
-        if (context.Provider == Provider.Google && Has(text, "invalid_grant") && (Has(text, "expired or revoked") || Has(text, "Token has been expired")))
+        if (context.Provider == MailboxProvider.Google && Has(text, "invalid_grant") && (Has(text, "expired or revoked") || Has(text, "Token has been expired")))
         {
             return new(GoogleTestingExpiry, "Google refused the refresh token. If the OAuth consent screen's publishing status is \"Testing\", Google expires refresh tokens after 7 days: publish the app (\"In production\") and authorize the mailbox again. Otherwise the user revoked access or changed the password.");
         }
@@ -123,12 +123,12 @@ internal static class DiagnosticHints
             return new(PopDisabled, "POP is disabled for this Exchange mailbox: an administrator runs Set-CASMailbox -Identity <mailbox> -PopEnabled $true (or enables POP in the Microsoft 365 admin center → Mail → Manage email apps).");
         }
 
-        if (context.Provider == Provider.Microsoft && context.AppOnly && (Has(text, "unknown user name or bad password") || Has(text, "Authentication failure") || Has(text, "authenticated but not connected")))
+        if (context.Provider == MailboxProvider.Microsoft && context.AppOnly && (Has(text, "unknown user name or bad password") || Has(text, "Authentication failure") || Has(text, "authenticated but not connected")))
         {
             return new(ExchangeAppPermissionMissing, "Exchange accepted the app-only token but the app may not open this mailbox. In Exchange Online PowerShell: New-ServicePrincipal -AppId <application id> -ObjectId <enterprise application object id>, then Add-MailboxPermission -Identity <mailbox> -User <service principal id> -AccessRights FullAccess. Also check POP is enabled (Set-CASMailbox -PopEnabled $true) and the SASL user is the mailbox address.");
         }
 
-        if (context.Provider == Provider.Microsoft && (Has(text, "unknown user name or bad password") || Has(text, "Logon failure")))
+        if (context.Provider == MailboxProvider.Microsoft && (Has(text, "unknown user name or bad password") || Has(text, "Logon failure")))
         {
             return new(PopDisabled, "Exchange refused the login. Usual causes, in order: POP is disabled for the mailbox (Set-CASMailbox -PopEnabled $true); the token lacks https://outlook.office.com/POP.AccessAsUser.All; the SASL user is not the mailbox's primary address (for a shared mailbox, use the shared address and give the user FullAccess).");
         }
@@ -140,7 +140,7 @@ internal static class DiagnosticHints
 
         if (Has(text, "invalid_token") || Has(text, "\"status\":\"400\"") || Has(text, "\"status\":\"401\"") || Has(text, "Invalid credentials") || Has(text, "AUTHENTICATIONFAILED") || Has(text, "Authentication failed"))
         {
-            return new(TokenRefused, context.Provider == Provider.Google
+            return new(TokenRefused, context.Provider == MailboxProvider.Google
                 ? "Gmail refused the access token: the token must carry the scope https://mail.google.com/ and the SASL user must be the account that consented. Authorize the mailbox again with that account."
                 : "The POP3 server refused the access token: it may be expired or revoked, issued for another user, or lack the POP scope. Authorize the mailbox again; check the OAuth client's Scopes.");
         }

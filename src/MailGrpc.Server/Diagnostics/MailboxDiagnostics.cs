@@ -5,19 +5,17 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
-using Google.Protobuf.WellKnownTypes;
 using MailGrpc.Server.Authorization;
+using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Network;
 using MailGrpc.Server.Pop3;
 using MailGrpc.Server.Telemetry;
-using MailGrpc.V1;
 using MailKit;
 using MailKit.Net.Pop3;
 using MailKit.Security;
-using SaslMechanism = MailGrpc.V1.SaslMechanism;
 using TlsAuthenticationException = System.Security.Authentication.AuthenticationException;
 using Microsoft.Extensions.Options;
 
@@ -44,14 +42,14 @@ internal sealed partial class MailboxDiagnostics(
         DiagnosticStepKind.Token, DiagnosticStepKind.Auth, DiagnosticStepKind.Stat,
     ];
 
-    public async Task<DiagnoseMailboxResponse> DiagnoseAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
+    public async Task<MailboxDiagnosis> DiagnoseAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
     {
         var mailbox = await mailboxes.GetAsync(tenant, mailboxId, cancellationToken)
-            ?? throw new MailGrpcException(ErrorKind.NotFound, ErrorReasons.MailboxNotFound, $"Mailbox '{mailboxId}' does not exist.");
+            ?? throw Failures.MailboxNotFound(mailboxId);
         using var activity = MailGrpcMetrics.ActivitySource.StartActivity("DiagnoseMailbox");
         await using var run = new Run(mailbox, new HintContext(mailbox.Provider, Host: mailbox.Host));
 
-        var response = new DiagnoseMailboxResponse();
+        var steps = new List<DiagnosticStep>(Order.Length);
         var bounds = options.CurrentValue.Diagnostics;
 
         // The whole diagnosis is bounded, and so is each step: a silent port or a slow provider cannot hold the call.
@@ -69,7 +67,7 @@ internal sealed partial class MailboxDiagnostics(
                     Kind = kind,
                     Outcome = DiagnosticOutcome.Skipped,
                     Detail = failed ? "Not run: an earlier step failed." : $"Not run: the diagnosis reached its {bounds.Timeout.TotalSeconds:0.#} s bound (MailGrpc:Diagnostics:Timeout).",
-                    Duration = Duration.FromTimeSpan(TimeSpan.Zero),
+                    Duration = TimeSpan.Zero,
                 };
             }
             else
@@ -78,19 +76,17 @@ internal sealed partial class MailboxDiagnostics(
                 using var stepBound = CancellationTokenSource.CreateLinkedTokenSource(overall.Token);
                 stepBound.CancelAfter(bounds.StepTimeout);
                 step = await RunStepAsync(kind, run, stepBound.Token, cancellationToken);
-                step.Kind = kind;
-                step.Duration = Duration.FromTimeSpan(time.GetElapsedTime(started));
+                step = step with { Kind = kind, Duration = time.GetElapsedTime(started) };
                 failed = step.Outcome == DiagnosticOutcome.Failed;
                 outOfTime = overall.IsCancellationRequested;
                 metrics.DiagnosticStepCompleted(kind.ToString(), step.Outcome.ToString(), step.Reason);
                 LogStep(logger, kind, step.Outcome, step.Reason);
             }
 
-            response.Steps.Add(step);
+            steps.Add(step);
         }
 
-        response.Healthy = !failed && !outOfTime;
-        return response;
+        return new MailboxDiagnosis(steps, Healthy: !failed && !outOfTime);
     }
 
     private async Task<DiagnosticStep> RunStepAsync(DiagnosticStepKind kind, Run run, CancellationToken cancellationToken, CancellationToken callCancelled)
@@ -173,7 +169,7 @@ internal sealed partial class MailboxDiagnostics(
         var network = new NetworkStream(run.Socket!, ownsSocket: true);
         run.Stream = network;
         Stream transport;
-        if (security is Security.None or Security.Starttls)
+        if (security is Pop3Security.None or Pop3Security.Starttls)
         {
             // The greeting first, bounded on its own; a port that answers a TLS handshake instead is named at once.
             try
@@ -196,7 +192,7 @@ internal sealed partial class MailboxDiagnostics(
             }
 
             run.Stream = transport;
-            if (security == Security.None)
+            if (security == Pop3Security.None)
             {
                 return new DiagnosticStep { Outcome = DiagnosticOutcome.Warning, Reason = DiagnosticHints.TlsNotUsed, Detail = "The mailbox is set to no TLS: the credential crosses the network in clear.", Hint = "Use implicit TLS (port 995) or STARTTLS (port 110) unless the server is on a trusted local network." };
             }
@@ -209,7 +205,7 @@ internal sealed partial class MailboxDiagnostics(
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.CurrentValue.Pop3.ConnectTimeout);
-        if (security == Security.Starttls)
+        if (security == Pop3Security.Starttls)
         {
             // STLS by hand: the greeting, then STLS, then the handshake on the same connection.
             run.Greeting = await ReadLineAsync(transport, timeout.Token);
@@ -257,7 +253,7 @@ internal sealed partial class MailboxDiagnostics(
         return Ok($"{ssl.SslProtocol}, certificate {ssl.RemoteCertificate?.Subject}, valid for {run.Mailbox.Host}.");
     }
 
-    private static string SecurityFix(string use, Security configured) =>
+    private static string SecurityFix(string use, Pop3Security configured) =>
         $"Set the mailbox's server.security to {use} (UpdateMailbox with update_mask \"server.security\"), or keep {Pop3SecurityProbe.Name(configured)} and use the server's port for it (995 is implicit TLS, 110 STARTTLS).";
 
     private async Task<DiagnosticStep> CapaAsync(Run run, CancellationToken cancellationToken)
@@ -266,7 +262,7 @@ internal sealed partial class MailboxDiagnostics(
         run.Client = client;
         try
         {
-            if (run.Mailbox.Security == Security.Starttls)
+            if (run.Mailbox.Security == Pop3Security.Starttls)
             {
                 // The TLS step consumed the greeting; MailKit needs its own, so the CAPA step opens a fresh connection.
                 await run.Stream!.DisposeAsync();
@@ -290,7 +286,7 @@ internal sealed partial class MailboxDiagnostics(
         var detail = $"Capabilities: {client.Capabilities}; SASL: {(mechanisms.Count == 0 ? "none advertised" : string.Join(' ', mechanisms))}.";
         if (run.Mailbox.AuthKind == MailboxAuthKind.OAuth)
         {
-            var wanted = run.Mailbox.Mechanism == SaslMechanism.Oauthbearer ? "OAUTHBEARER" : "XOAUTH2";
+            var wanted = run.Mailbox.Mechanism == OAuthMechanism.Oauthbearer ? "OAUTHBEARER" : "XOAUTH2";
             if (!mechanisms.Contains(wanted, StringComparer.OrdinalIgnoreCase))
             {
                 var alternative = wanted == "XOAUTH2" ? "OAUTHBEARER" : "XOAUTH2";
@@ -317,8 +313,7 @@ internal sealed partial class MailboxDiagnostics(
         }
 
         // App-only or delegated is what was stored, not what the token looks like.
-        var stored = await StoredCredentialKindAsync(run.Mailbox, cancellationToken);
-        run.Context = run.Context with { AppOnly = stored == CredentialKind.AppOnly };
+        run.Context = run.Context with { AppOnly = await StoredCredentialIsAppOnlyAsync(run.Mailbox, cancellationToken) };
         try
         {
             run.Credential = await credentials.GetAsync(run.Mailbox, cancellationToken);
@@ -347,7 +342,7 @@ internal sealed partial class MailboxDiagnostics(
             return Failed(DiagnosticHints.TokenExpired, detail, "The access token has expired and was not refreshed: check that the mailbox has a refresh token (offline_access) and look at GetAuthorizationStatus's last error.");
         }
 
-        if (run.Mailbox.Provider == Provider.Microsoft && claims is { } c && !c.Permissions.Any(p => p.Contains("POP.AccessAs", StringComparison.OrdinalIgnoreCase)))
+        if (run.Mailbox.Provider == MailboxProvider.Microsoft && claims is { } c && !c.Permissions.Any(p => p.Contains("POP.AccessAs", StringComparison.OrdinalIgnoreCase)))
         {
             if (run.Context.AppOnly)
             {
@@ -375,7 +370,7 @@ internal sealed partial class MailboxDiagnostics(
             {
                 await client.AuthenticateAsync(credential.Username, credential.Secret, cancellationToken);
             }
-            else if (run.Mailbox.Mechanism == SaslMechanism.Oauthbearer)
+            else if (run.Mailbox.Mechanism == OAuthMechanism.Oauthbearer)
             {
                 await client.AuthenticateAsync(new SaslMechanismOAuthBearer(credential.Username, credential.Secret), cancellationToken);
             }
@@ -400,7 +395,7 @@ internal sealed partial class MailboxDiagnostics(
             return Failed(finding.Reason, $"Login as {credential.Username} refused: {e.Message}{(reply is null ? string.Empty : $" (server: {reply})")}", finding.Hint);
         }
 
-        return Ok($"Logged in as {credential.Username} with {(credential.Kind == Pop3CredentialKind.Password ? "a password" : run.Mailbox.Mechanism == SaslMechanism.Oauthbearer ? "OAUTHBEARER" : "XOAUTH2")}.");
+        return Ok($"Logged in as {credential.Username} with {(credential.Kind == Pop3CredentialKind.Password ? "a password" : run.Mailbox.Mechanism == OAuthMechanism.Oauthbearer ? "OAUTHBEARER" : "XOAUTH2")}.");
     }
 
     private static async Task<DiagnosticStep> StatAsync(Run run, CancellationToken cancellationToken)
@@ -422,21 +417,22 @@ internal sealed partial class MailboxDiagnostics(
         }
     }
 
-    private async Task<CredentialKind> StoredCredentialKindAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
+    // App-only (client credentials) tokens change the hints: they are read from the stored credential, not the API status.
+    private async Task<bool> StoredCredentialIsAppOnlyAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
     {
-        if (services.GetService<AuthorizationManager>() is not { } authorization)
+        if (services.GetService<CredentialStore>() is not { } credentials)
         {
-            return CredentialKind.Unspecified;
+            return false;
         }
 
         try
         {
-            var status = await authorization.GetStatusAsync(mailbox.Tenant, new GetAuthorizationStatusRequest { MailboxId = mailbox.Id }, cancellationToken);
-            return status.CredentialKind;
+            var loaded = await credentials.GetAsync(mailbox.Tenant, mailbox.Id, cancellationToken);
+            return loaded?.Credential.Kind == MailGrpc.V1.CredentialKind.AppOnly;
         }
         catch (MailGrpcException)
         {
-            return CredentialKind.Unspecified;
+            return false;
         }
     }
 

@@ -71,13 +71,7 @@ internal static class ExceptionMapper
             Google.Protobuf.InvalidProtocolBufferException => "malformed_protobuf",
             _ => null,
         };
-        return cause is null ? null : ToRpcException(new MailGrpcException(
-            ErrorKind.InvalidArgument,
-            ErrorReasons.InvalidArgument,
-            cause == "invalid_utf8"
-                ? "The request message has a string field that is not valid UTF-8."
-                : "The request body is not a valid protobuf encoding of the request message (truncated or malformed).",
-            new Dictionary<string, string> { ["field"] = "request", ["cause"] = cause }));
+        return cause is null ? null : ToRpcException(Failures.MalformedRequest(cause));
     }
 
     /// <summary>Maps any exception to the error the caller sees. Extend here, and only here.</summary>
@@ -85,18 +79,10 @@ internal static class ExceptionMapper
     {
         MailGrpcException mapped => mapped,
         _ when ExtraMappings(exception) is { } mapped => mapped,
-        _ when MailGrpc.Server.Storage.StoreConditions.Classify(exception) is { } condition =>
-            new MailGrpcException(
-                ErrorKind.Unavailable,
-                ErrorReasons.StoreUnavailable,
-                $"The state store (Redis) is unavailable ({condition}); retry later.",
-                new Dictionary<string, string> { [StoreConditionKey] = condition },
-                exception),
-        OperationCanceledException when callCancelled.IsCancellationRequested =>
-            new MailGrpcException(ErrorKind.Cancelled, ErrorReasons.Cancelled, "The call was cancelled."),
-        OperationCanceledException or TimeoutException =>
-            MailGrpcException.Unavailable(ErrorReasons.Timeout, "An upstream operation timed out; retry later.", exception),
-        _ => new MailGrpcException(ErrorKind.Internal, ErrorReasons.Internal, "Internal error."),
+        _ when MailGrpc.Server.Storage.StoreConditions.Classify(exception) is { } condition => Failures.StoreUnavailable(condition, exception),
+        OperationCanceledException when callCancelled.IsCancellationRequested => Failures.Cancelled(),
+        OperationCanceledException or TimeoutException => Failures.Timeout(exception),
+        _ => Failures.Internal(),
     };
 
     // Area-specific mappings (POP3, OAuth) are registered here so the table stays in one file.

@@ -2,7 +2,7 @@ namespace MailGrpc.Server.Errors;
 
 /// <summary>
 /// An error the caller should see as-is: a kind (the edge maps it to a status code), a stable reason and a message that never holds a secret.
-/// Thrown anywhere; <see cref="ErrorInterceptor"/> turns it into a <c>google.rpc.Status</c>.
+/// Thrown anywhere; the gRPC edge (<c>GrpcApi/Interceptors/ErrorInterceptor</c>, through <see cref="ExceptionMapper"/>) turns it into a <c>google.rpc.Status</c>.
 /// </summary>
 internal sealed class MailGrpcException : Exception
 {

@@ -9,13 +9,9 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
     public static WebApplication MapMailGrpc(this WebApplication app)
     {
         app.MapMailGrpcOperations();
-        app.MapGrpcService<MailboxGrpcService>();
-        app.MapGrpcService<AuthorizationGrpcService>();
-        app.MapGrpcService<MessageGrpcService>();
+        app.MapMailGrpcApi();
         app.MapOAuthCallback();
         app.MapTestingCredentialEndpoint(app.Environment);
-        app.MapGrpcHealthChecksService();
-        app.MapGrpcReflectionService();
         app.MapUnknownPathPage();
         return app;
     }

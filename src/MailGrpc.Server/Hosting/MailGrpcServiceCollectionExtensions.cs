@@ -1,13 +1,11 @@
 using MailGrpc.Server.Authorization;
 using MailGrpc.Server.Configuration;
-using MailGrpc.Server.Errors;
+using MailGrpc.Server.GrpcApi;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Messages;
 using MailGrpc.Server.Network;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.Storage;
-using Grpc.AspNetCore.Server.Model;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Hosting;
@@ -32,26 +30,13 @@ internal static class MailGrpcServiceCollectionExtensions
         // Header limits large enough that an oversized API key is answered with a reason.
         builder.WebHost.ConfigureKestrel(options => RequestHeaderLimits.Apply(options.Limits));
 
-        // gRPC: errors are mapped by the outermost interceptor, so it also sees authentication failures.
-        services.AddGrpc(options =>
-        {
-            options.Interceptors.Add<ErrorInterceptor>();
-            options.Interceptors.Add<ApiKeyInterceptor>();
-            options.EnableDetailedErrors = false;
-        });
-        services.AddMailGrpcReflection();
-        services.AddGrpcHealthChecks().AddCheck<StateStoreHealthCheck>("state-store");
-
-        // Undecodable request bodies → INVALID_ARGUMENT with a reason (grpc-dotnet would say UNKNOWN): every service is
-        // bound by our provider, which guards the request marshaller, instead of grpc-dotnet's default one (after every
-        // AddGrpc* call, which would add the default again).
-        services.RemoveAll(typeof(IServiceMethodProvider<>));
-        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(GuardedServiceMethodProvider<>));
+        // The gRPC edge (GrpcApi/): services, interceptors, reflection, health service, method provider.
+        services.AddMailGrpcApi();
+        services.AddHealthChecks().AddCheck<StateStoreHealthCheck>("state-store");
 
         // Callers.
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<ApiKeyInterceptor>();
-        services.AddSingleton<ErrorInterceptor>();
         services.AddHostedService<AnonymousModeGuard>();
 
         // State.

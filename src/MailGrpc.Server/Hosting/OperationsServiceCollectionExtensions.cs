@@ -1,5 +1,3 @@
-using Grpc.AspNetCore.HealthChecks;
-using Grpc.AspNetCore.Server;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Diagnostics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -19,19 +17,12 @@ internal static class OperationsServiceCollectionExtensions
         var services = builder.Services;
         builder.AddMailGrpcTelemetry();
 
-        // Innermost interceptor: runs after authentication, so the scope has the tenant.
-        services.AddSingleton<LogScopeInterceptor>();
-        services.Configure<GrpcServiceOptions>(o => o.Interceptors.Add<LogScopeInterceptor>());
-
-        // Innermost of all: streams see a cancellation token that also fires shortly before DrainTimeout (clean drains).
+        // Log scopes and stream drains are gRPC interceptors (GrpcApi/Interceptors); the drain's clock lives here.
         services.AddSingleton<ServerDrain>();
         services.AddHostedService(sp => sp.GetRequiredService<ServerDrain>());
-        services.AddSingleton<DrainInterceptor>();
-        services.Configure<GrpcServiceOptions>(o => o.Interceptors.Add<DrainInterceptor>());
 
         // A Redis outage must make pods unready, not restart them all: liveness runs no dependency checks.
         services.AddHealthChecks().AddCheck("process", () => HealthCheckResult.Healthy(), tags: [LivenessService]);
-        services.Configure<GrpcHealthChecksOptions>(o => o.Services.Map(LivenessService, check => check.Tags.Contains(LivenessService)));
 
         services.AddSingleton<MailboxDiagnostics>();
 

@@ -4,7 +4,6 @@ using MailGrpc.Server.Errors;
 using MailGrpc.Server.Network;
 using MailGrpc.Server.Storage;
 using Microsoft.Extensions.Options;
-using V1 = MailGrpc.V1;
 
 namespace MailGrpc.Server.Mailboxes;
 
@@ -29,20 +28,20 @@ internal sealed class MailboxManager(
         "display_name", "username", "provider", "server", "server.host", "server.port", "server.security", "auth_method", "state",
     };
 
-    public async Task<MailboxRecord> CreateAsync(string tenant, V1.CreateMailboxRequest request, CancellationToken cancellationToken)
+    public async Task<MailboxRecord> CreateAsync(string tenant, NewMailbox request, CancellationToken cancellationToken)
     {
-        var input = request.Mailbox ?? throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidArgument, "mailbox", "mailbox is required.");
+        var input = request.Mailbox ?? throw Failures.MailboxRequired();
         var id = string.IsNullOrEmpty(request.MailboxId) ? NewMailboxId() : MailboxValidator.ValidateMailboxId(request.MailboxId);
 
         var (authKind, client, mechanism, clientProvider) = ResolveAuthMethod(input.AuthMethod);
         var provider = MailboxValidator.ValidateProvider(input.Provider);
-        if (provider == V1.Provider.Unspecified)
+        if (provider == MailboxProvider.Unspecified)
         {
-            provider = clientProvider ?? V1.Provider.Generic;
+            provider = clientProvider ?? MailboxProvider.Generic;
         }
-        else if (clientProvider is { } fromClient && fromClient != provider && fromClient != V1.Provider.Generic)
+        else if (clientProvider is { } fromClient && fromClient != provider && fromClient != MailboxProvider.Generic)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidProvider, "mailbox.provider", $"provider {provider} does not match the OAuth client's provider {fromClient}.");
+            throw Failures.ProviderMismatch(provider.ToString(), fromClient.ToString());
         }
 
         var (host, port, security) = ResolveServer(input.Server, provider);
@@ -62,7 +61,7 @@ internal sealed class MailboxManager(
             AuthKind = authKind,
             OAuthClient = client,
             Mechanism = mechanism,
-            State = V1.MailboxState.PendingAuthorization,
+            State = MailboxState.PendingAuthorization,
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -75,34 +74,34 @@ internal sealed class MailboxManager(
         return await repository.GetRequiredAsync(tenant, mailboxId, cancellationToken);
     }
 
-    public async Task<(IReadOnlyList<MailboxRecord> Mailboxes, string NextPageToken)> ListAsync(string tenant, int pageSize, string pageToken, CancellationToken cancellationToken)
+    public async Task<MailboxPage> ListAsync(string tenant, int pageSize, string pageToken, CancellationToken cancellationToken)
     {
         if (pageSize < 0)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidPageSize, "page_size", "page_size must not be negative.");
+            throw Failures.InvalidPageSize();
         }
 
         var size = pageSize == 0 ? DefaultPageSize : Math.Min(pageSize, MaxPageSize);
         var after = PageToken.Decode(pageToken, tenant, ListKind);
         var (page, lastId, more) = await repository.ListAsync(tenant, after, size, cancellationToken);
         var next = more && lastId is not null ? PageToken.Encode(tenant, ListKind, lastId) : string.Empty;
-        return (page, next);
+        return new MailboxPage(page, next);
     }
 
-    public async Task<MailboxRecord> UpdateAsync(string tenant, V1.UpdateMailboxRequest request, CancellationToken cancellationToken)
+    public async Task<MailboxRecord> UpdateAsync(string tenant, MailboxChange request, CancellationToken cancellationToken)
     {
-        var input = request.Mailbox ?? throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidArgument, "mailbox", "mailbox is required.");
+        var input = request.Mailbox ?? throw Failures.MailboxRequired();
         MailboxValidator.ValidateMailboxId(input.MailboxId, "mailbox.mailbox_id");
-        var paths = request.UpdateMask?.Paths.ToArray() ?? [];
-        if (paths.Length == 0 || paths.Any(p => !UpdatablePaths.Contains(p)))
+        var paths = request.Paths;
+        if (paths.Count == 0 || paths.Any(p => !UpdatablePaths.Contains(p)))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidUpdateMask, "update_mask", $"update_mask is required and may name only: {string.Join(", ", UpdatablePaths.Order(StringComparer.Ordinal))}.");
+            throw Failures.InvalidUpdateMask(UpdatablePaths.Order(StringComparer.Ordinal));
         }
 
         var current = await repository.GetRequiredAsync(tenant, input.MailboxId, cancellationToken);
         if (!string.IsNullOrEmpty(input.Etag) && input.Etag != current.Etag)
         {
-            throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox was changed since this etag was read; read it again and retry.");
+            throw Failures.EtagMismatch();
         }
 
         var next = current;
@@ -131,7 +130,7 @@ internal sealed class MailboxManager(
                 AuthKind = authKind,
                 OAuthClient = client,
                 Mechanism = mechanism,
-                State = credentialReset && current.State != V1.MailboxState.Disabled ? V1.MailboxState.PendingAuthorization : next.State,
+                State = credentialReset && current.State != MailboxState.Disabled ? MailboxState.PendingAuthorization : next.State,
             };
         }
 
@@ -149,12 +148,12 @@ internal sealed class MailboxManager(
 
             if (has.Contains("server.security"))
             {
-                next = next with { Security = MailboxValidator.ValidateSecurity(input.Server?.Security ?? V1.Security.Unspecified) };
+                next = next with { Security = MailboxValidator.ValidateSecurity(input.Server is null ? Pop3Security.Unspecified : input.Server.Security) };
             }
 
             if (has.Contains("server.port"))
             {
-                next = next with { Port = input.Server is { HasPort: true } s ? MailboxValidator.ValidatePort(s.Port) : ProviderPresets.DefaultPort(next.Security) };
+                next = next with { Port = input.Server is { Port: { } port } ? MailboxValidator.ValidatePort(port) : ProviderPresets.DefaultPort(next.Security) };
             }
         }
 
@@ -194,66 +193,65 @@ internal sealed class MailboxManager(
         return revoked;
     }
 
-    private async Task<V1.MailboxState> NextStateAsync(MailboxRecord current, MailboxRecord next, V1.MailboxState requested, CancellationToken cancellationToken)
+    private async Task<MailboxState> NextStateAsync(MailboxRecord current, MailboxRecord next, MailboxState? requested, CancellationToken cancellationToken)
     {
-        if (requested == V1.MailboxState.Disabled)
+        if (requested == MailboxState.Disabled)
         {
-            return V1.MailboxState.Disabled;
+            return MailboxState.Disabled;
         }
 
-        if (current.State != V1.MailboxState.Disabled || requested is not (V1.MailboxState.Active or V1.MailboxState.PendingAuthorization))
+        if (current.State != MailboxState.Disabled || requested is not (MailboxState.Active or MailboxState.PendingAuthorization))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidStateTransition, "mailbox.state", "state can only be set to DISABLED, or from DISABLED back to ACTIVE.");
+            throw Failures.InvalidStateTransition();
         }
 
         // Re-enabling: ACTIVE only when a credential is held, else the mailbox waits for authorization.
         var credential = await store.GetVersionedAsync(StoreKeys.Credential(next.Tenant, next.Id), cancellationToken);
-        return credential is null ? V1.MailboxState.PendingAuthorization : V1.MailboxState.Active;
+        return credential is null ? MailboxState.PendingAuthorization : MailboxState.Active;
     }
 
-    private (MailboxAuthKind Kind, string? Client, V1.SaslMechanism Mechanism, V1.Provider? ClientProvider) ResolveAuthMethod(V1.AuthMethod? method)
+    private (MailboxAuthKind Kind, string? Client, OAuthMechanism Mechanism, MailboxProvider? ClientProvider) ResolveAuthMethod(AuthMethodSpec? method)
     {
-        switch (method?.MethodCase)
+        switch (method)
         {
-            case V1.AuthMethod.MethodOneofCase.Oauth:
-                var name = method.Oauth.Client;
+            case OAuthAuthSpec oauth:
+                var name = oauth.Client;
                 if (string.IsNullOrEmpty(name) || !options.CurrentValue.OAuthClients.TryGetValue(name, out var client))
                 {
-                    throw MailGrpcException.InvalidArgument(ErrorReasons.UnknownOAuthClient, "mailbox.auth_method.oauth.client", $"auth_method.oauth.client must name an OAuth client configured on the server (MailGrpc:OAuthClients:<name>).");
+                    throw Failures.UnknownOAuthClient();
                 }
 
-                if (!Enum.IsDefined(method.Oauth.Mechanism))
+                var mechanism = oauth.Mechanism switch
                 {
-                    throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidArgument, "mailbox.auth_method.oauth.mechanism", "auth_method.oauth.mechanism is not a known value.");
-                }
-
-                var mechanism = method.Oauth.Mechanism == V1.SaslMechanism.Unspecified ? V1.SaslMechanism.Xoauth2 : method.Oauth.Mechanism;
+                    null => throw Failures.InvalidOAuthMechanism(),
+                    OAuthMechanism.Unspecified => OAuthMechanism.Xoauth2,
+                    { } known => known,
+                };
                 var provider = client.Provider switch
                 {
-                    OAuthProviderKind.Microsoft => V1.Provider.Microsoft,
-                    OAuthProviderKind.Google => V1.Provider.Google,
-                    _ => V1.Provider.Generic,
+                    OAuthProviderKind.Microsoft => MailboxProvider.Microsoft,
+                    OAuthProviderKind.Google => MailboxProvider.Google,
+                    _ => MailboxProvider.Generic,
                 };
                 return (MailboxAuthKind.OAuth, name, mechanism, provider);
-            case V1.AuthMethod.MethodOneofCase.Password:
-                return (MailboxAuthKind.Password, null, V1.SaslMechanism.Unspecified, null);
+            case PasswordAuthSpec:
+                return (MailboxAuthKind.Password, null, OAuthMechanism.Unspecified, null);
             default:
-                throw MailGrpcException.InvalidArgument(ErrorReasons.AuthMethodRequired, "mailbox.auth_method", "auth_method is required: oauth (with a configured client name) or password.");
+                throw Failures.AuthMethodRequired();
         }
     }
 
-    private static (string Host, int Port, V1.Security Security) ResolveServer(V1.ServerSettings? server, V1.Provider provider)
+    private static (string Host, int Port, Pop3Security Security) ResolveServer(ServerSpec? server, MailboxProvider provider)
     {
-        if (server is null || (string.IsNullOrEmpty(server.Host) && !server.HasPort && server.Security == V1.Security.Unspecified))
+        if (server is null || (string.IsNullOrEmpty(server.Host) && server.Port is null && server.Security == Pop3Security.Unspecified))
         {
-            return ProviderPresets.ServerFor(provider)
-                ?? throw MailGrpcException.InvalidArgument(ErrorReasons.ServerRequired, "mailbox.server", "server is required for generic providers and password mailboxes without a provider preset.");
+            return ProviderPresets.ServerFor(provider) ?? throw Failures.ServerRequired();
         }
 
         var preset = ProviderPresets.ServerFor(provider);
         var security = MailboxValidator.ValidateSecurity(server.Security);
         var host = string.IsNullOrEmpty(server.Host) && preset is { } p ? p.Host : MailboxValidator.ValidateHost(server.Host);
-        var port = server.HasPort ? MailboxValidator.ValidatePort(server.Port) : ProviderPresets.DefaultPort(security);
+        var port = server.Port is { } given ? MailboxValidator.ValidatePort(given) : ProviderPresets.DefaultPort(security);
         return (host, port, security);
     }
 

@@ -1,9 +1,11 @@
 using System.Text.Json.Serialization;
-using MailGrpc.V1;
 
 namespace MailGrpc.Server.Mailboxes;
 
-/// <summary>A mailbox as stored. Holds no secret: credentials live under their own encrypted key.</summary>
+/// <summary>
+/// A mailbox as stored (JSON in Redis). Holds no secret: credentials live under their own encrypted key. Its enums are the
+/// project's own with pinned JSON names, so the stored form does not follow the API's .proto.
+/// </summary>
 internal sealed record MailboxRecord
 {
     public required string Tenant { get; init; }
@@ -14,20 +16,20 @@ internal sealed record MailboxRecord
 
     public string DisplayName { get; init; } = string.Empty;
 
-    public Provider Provider { get; init; }
+    public MailboxProvider Provider { get; init; }
 
     public required string Host { get; init; }
 
     public int Port { get; init; }
 
-    public Security Security { get; init; }
+    public Pop3Security Security { get; init; }
 
     public MailboxAuthKind AuthKind { get; init; }
 
     /// <summary>The configured OAuth client's name, for OAuth mailboxes.</summary>
     public string? OAuthClient { get; init; }
 
-    public SaslMechanism Mechanism { get; init; }
+    public OAuthMechanism Mechanism { get; init; }
 
     public MailboxState State { get; init; }
 
@@ -61,12 +63,12 @@ internal sealed record MailboxRecord
     public string Etag { get; init; } = string.Empty;
 }
 
-/// <summary>How a mailbox logs in.</summary>
+/// <summary>How a mailbox logs in, as stored (pinned JSON names; see <see cref="MailboxState"/>).</summary>
 internal enum MailboxAuthKind
 {
-    None = 0,
-    OAuth,
-    Password,
+    [JsonStringEnumMemberName("None")] None = 0,
+    [JsonStringEnumMemberName("OAuth")] OAuth = 1,
+    [JsonStringEnumMemberName("Password")] Password = 2,
 }
 
 [JsonSourceGenerationOptions(UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -32,7 +32,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
     }
 
     public async Task<MailboxRecord> GetRequiredAsync(string tenant, string mailboxId, CancellationToken cancellationToken) =>
-        await GetAsync(tenant, mailboxId, cancellationToken) ?? throw MailGrpcException.MailboxNotFound(mailboxId);
+        await GetAsync(tenant, mailboxId, cancellationToken) ?? throw Failures.MailboxNotFound(mailboxId);
 
     /// <summary>
     /// Stores a new mailbox, then its tenant index entry (another Redis Cluster slot). Retry-safe: when the id already holds
@@ -85,7 +85,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
             break;
         }
 
-        throw new MailGrpcException(MailGrpc.Server.Errors.ErrorKind.AlreadyExists, ErrorReasons.MailboxAlreadyExists, $"Mailbox '{mailbox.Id}' already exists.");
+        throw Failures.MailboxAlreadyExists(mailbox.Id);
     }
 
     // What a CreateMailbox request sets; state, timestamps and errors move on their own after creation.
@@ -105,10 +105,10 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
         {
             if (await GetAsync(mailbox.Tenant, mailbox.Id, cancellationToken) is null)
             {
-                throw MailGrpcException.MailboxNotFound(mailbox.Id);
+                throw Failures.MailboxNotFound(mailbox.Id);
             }
 
-            throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox was changed since this etag was read; read it again and retry.");
+            throw Failures.EtagMismatch();
         }
 
         return updated with { Etag = version };
@@ -142,7 +142,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
             }
         }
 
-        throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox is being changed concurrently; retry.");
+        throw Failures.MailboxChangedConcurrently();
     }
 
     /// <summary>
@@ -155,7 +155,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
     {
         for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
         {
-            var current = await GetStoredAsync(tenant, mailboxId, cancellationToken) ?? throw MailGrpcException.MailboxNotFound(mailboxId);
+            var current = await GetStoredAsync(tenant, mailboxId, cancellationToken) ?? throw Failures.MailboxNotFound(mailboxId);
             if (current.DeletingSince is not null)
             {
                 return current;
@@ -163,7 +163,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
 
             if (expectedEtag != "*" && expectedEtag != current.Etag)
             {
-                throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox was changed since this etag was read; read it again and retry.");
+                throw Failures.EtagMismatch();
             }
 
             var now = time.GetUtcNow();
@@ -175,7 +175,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
             }
         }
 
-        throw MailGrpcException.Aborted(ErrorReasons.EtagMismatch, "The mailbox is being changed concurrently; retry.");
+        throw Failures.MailboxChangedConcurrently();
     }
 
     /// <summary>

@@ -1,7 +1,6 @@
 using MailGrpc.Server.Network;
 using System.Text.RegularExpressions;
 using MailGrpc.Server.Errors;
-using V1 = MailGrpc.V1;
 
 namespace MailGrpc.Server.Mailboxes;
 
@@ -15,7 +14,7 @@ internal static partial class MailboxValidator
     {
         if (!MailboxIdPattern().IsMatch(id))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidMailboxId, field, "mailbox_id must be 1-63 characters of a-z, 0-9 and '-', starting with a letter.");
+            throw Failures.InvalidMailboxId(field);
         }
 
         return id;
@@ -25,7 +24,7 @@ internal static partial class MailboxValidator
     {
         if (username.Length == 0 || username.Length > MaxUsernameLength || username.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidUsername, "mailbox.username", $"username is required: 1-{MaxUsernameLength} characters without white space or control characters.");
+            throw Failures.InvalidUsername(MaxUsernameLength);
         }
 
         return username;
@@ -35,7 +34,7 @@ internal static partial class MailboxValidator
     {
         if (displayName.Length > MaxDisplayNameLength || displayName.Any(char.IsControl))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidDisplayName, "mailbox.display_name", $"display_name must be at most {MaxDisplayNameLength} characters without control characters.");
+            throw Failures.InvalidDisplayName(MaxDisplayNameLength);
         }
 
         return displayName;
@@ -47,7 +46,7 @@ internal static partial class MailboxValidator
         var kind = normalized is { Length: > 0 and <= 253 } ? Uri.CheckHostName(normalized.Trim('[', ']')) : UriHostNameType.Unknown;
         if (normalized is null || kind is UriHostNameType.Unknown or UriHostNameType.Basic)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidHost, "mailbox.server.host", "server.host must be a DNS name (IDNA allowed) or an IP address.");
+            throw Failures.InvalidHost();
         }
 
         return normalized.Trim('[', ']');
@@ -57,31 +56,22 @@ internal static partial class MailboxValidator
     {
         if (port is < 1 or > 65535)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidPort, "mailbox.server.port", "server.port must be between 1 and 65535.");
+            throw Failures.InvalidPort();
         }
 
         return port;
     }
 
-    public static V1.Security ValidateSecurity(V1.Security security)
+    /// <summary>The security to use; null (a value the server does not know) is refused, unspecified means implicit TLS.</summary>
+    public static Pop3Security ValidateSecurity(Pop3Security? security) => security switch
     {
-        if (!Enum.IsDefined(security))
-        {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidSecurity, "mailbox.server.security", "server.security is not a known value.");
-        }
+        null => throw Failures.InvalidSecurity(),
+        Pop3Security.Unspecified => Pop3Security.ImplicitTls,
+        { } known => known,
+    };
 
-        return security == V1.Security.Unspecified ? V1.Security.ImplicitTls : security;
-    }
-
-    public static V1.Provider ValidateProvider(V1.Provider provider)
-    {
-        if (!Enum.IsDefined(provider))
-        {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidProvider, "mailbox.provider", "provider is not a known value.");
-        }
-
-        return provider;
-    }
+    /// <summary>The provider; null (a value the server does not know) is refused.</summary>
+    public static MailboxProvider ValidateProvider(MailboxProvider? provider) => provider ?? throw Failures.InvalidProvider();
 
     [GeneratedRegex("^[a-z][a-z0-9-]{0,62}$")]
     private static partial Regex MailboxIdPattern();

@@ -45,7 +45,7 @@ internal static class PageToken
 
         if (cursor is null || cursor.V != Version || cursor.T != tenant || cursor.K != kind || string.IsNullOrEmpty(cursor.P))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidPageToken, "page_token", "The page token is not one this server issued for this listing.");
+            throw Failures.InvalidPageToken();
         }
 
         return cursor.P;

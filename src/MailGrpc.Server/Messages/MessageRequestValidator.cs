@@ -65,20 +65,20 @@ internal static partial class MessageRequestValidator
 
     public static void EnsureActive(MailboxRecord mailbox)
     {
-        if (mailbox.State != V1.MailboxState.Active)
+        if (mailbox.State != MailboxState.Active)
         {
             var why = mailbox.State switch
             {
-                V1.MailboxState.PendingAuthorization => "it has not been authorized yet (complete an authorization or set its password)",
-                V1.MailboxState.ReauthorizationRequired => "its authorization was refused and must be renewed by a person",
-                V1.MailboxState.Disabled => "an operator disabled it",
+                MailboxState.PendingAuthorization => "it has not been authorized yet (complete an authorization or set its password)",
+                MailboxState.ReauthorizationRequired => "its authorization was refused and must be renewed by a person",
+                MailboxState.Disabled => "an operator disabled it",
                 _ => "it is not active",
             };
             throw new MailGrpcException(
                 ErrorKind.FailedPrecondition,
                 ErrorReasons.MailboxNotActive,
                 $"Mailbox '{mailbox.Id}' cannot be read: {why}.",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["state"] = ProtoName(mailbox.State) });
+                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["state"] = ProtoName(GrpcApi.MailboxProtoMapper.ToProto(mailbox.State)) });
         }
     }
 

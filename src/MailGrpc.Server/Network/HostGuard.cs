@@ -88,11 +88,7 @@ internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
         }
     }
 
-    private static MailGrpcException Refused(string host) => new(
-        MailGrpc.Server.Errors.ErrorKind.PermissionDenied,
-        ErrorReasons.HostNotAllowed,
-        $"POP3 host '{host}' is, is named as, or resolves to a loopback, private, link-local or metadata address; an operator can allow it with MailGrpc:Network:AllowedHosts.",
-        new Dictionary<string, string> { ["host"] = host });
+    private static MailGrpcException Refused(string host) => Failures.HostNotAllowed(host);
 
     private static void ThrowIfAnyForbidden(string host, IPAddress[] addresses)
     {

@@ -66,7 +66,7 @@ internal static class LoginReplyClassifier
     public const string ExchangeProtocolErrorHint = "EXCHANGE_AUTH_PROTOCOL_ERROR";
 
     /// <summary>Classifies <paramref name="line"/> (the server's last <c>-ERR</c> line, or null when it sent none).</summary>
-    public static (LoginRefusal Refusal, string HintId) Classify(string? line, Provider provider, bool password)
+    public static (LoginRefusal Refusal, string HintId) Classify(string? line, Mailboxes.MailboxProvider provider, bool password)
     {
         var text = line ?? string.Empty;
         if (Has(text, "[IN-USE]"))
@@ -83,7 +83,7 @@ internal static class LoginReplyClassifier
 
         if (Has(text, "[SYS/PERM]"))
         {
-            return (new(LoginRefusalKind.Permanent, ErrorReasons.Pop3AccessDisabled, provider == Provider.Google
+            return (new(LoginRefusalKind.Permanent, ErrorReasons.Pop3AccessDisabled, provider == Mailboxes.MailboxProvider.Google
                 ? "Gmail refuses POP access to this account ([SYS/PERM]): enable POP in Gmail settings → See all settings → Forwarding and POP/IMAP (for Google Workspace the administrator must allow POP). A new authorization does not help."
                 : "The POP3 server refuses this mailbox permanently ([SYS/PERM]); an administrator must enable POP access for it. A new authorization does not help.", line), PopDisabledHint);
         }
@@ -118,7 +118,7 @@ internal static class LoginReplyClassifier
                 "Exchange Online refused the access token: the token must carry https://outlook.office.com/POP.AccessAsUser.All (or POP.AccessAsApp), the SASL user must be the mailbox's primary address, and POP must be enabled for the mailbox (Set-CASMailbox -PopEnabled $true).", line), ExchangeTokenHint);
         }
 
-        if (provider == Provider.Google || Has(text, "Username and password not accepted") || Has(text, "Invalid credentials"))
+        if (provider == Mailboxes.MailboxProvider.Google || Has(text, "Username and password not accepted") || Has(text, "Invalid credentials"))
         {
             return password
                 ? (new(LoginRefusalKind.Credential, ErrorReasons.Pop3CredentialRefused,

@@ -36,7 +36,7 @@ internal static class Pop3SecurityProbe
     /// replays it, for MailKit to read the greeting from. Throws the mismatch when the port turns out to speak TLS.
     /// </summary>
     public static async Task<Stream> ReadGreetingAsync(
-        NetworkStream network, IPEndPoint endpoint, string host, string where, V1.Security configured,
+        NetworkStream network, IPEndPoint endpoint, string host, string where, Mailboxes.Pop3Security configured,
         TimeSpan greetingTimeout, RemoteCertificateValidationCallback validate, CancellationToken cancellationToken)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -53,7 +53,7 @@ internal static class Pop3SecurityProbe
             {
                 await bounded.CancelAsync();
                 await IgnoreAsync(read);
-                throw Mismatch(configured, V1.Security.ImplicitTls, where, "the port speaks implicit TLS: it sent no POP3 greeting and answered a TLS handshake");
+                throw Mismatch(configured, Mailboxes.Pop3Security.ImplicitTls, where, "the port speaks implicit TLS: it sent no POP3 greeting and answered a TLS handshake");
             }
 
             await probeCancel.CancelAsync();
@@ -77,7 +77,7 @@ internal static class Pop3SecurityProbe
 
         if (LooksLikeTls(buffer.AsSpan(0, count)))
         {
-            throw Mismatch(configured, V1.Security.ImplicitTls, where, "the port answers with TLS records, not a POP3 greeting");
+            throw Mismatch(configured, Mailboxes.Pop3Security.ImplicitTls, where, "the port answers with TLS records, not a POP3 greeting");
         }
 
         return new ReplayStream(network, buffer.AsMemory(0, count));
@@ -86,13 +86,13 @@ internal static class Pop3SecurityProbe
     /// <summary>For implicit TLS: after a failed handshake, whether what the server sent was a plaintext POP3 greeting.</summary>
     public static MailGrpcException? PlaintextInsteadOfTls(RecordingStream recorded, string where) =>
         LooksLikePop3(recorded.FirstBytes.Span)
-            ? Mismatch(V1.Security.ImplicitTls, V1.Security.Starttls, where, "the port speaks plaintext POP3 (it sent a '+OK' greeting where a TLS handshake was expected)")
+            ? Mismatch(Mailboxes.Pop3Security.ImplicitTls, Mailboxes.Pop3Security.Starttls, where, "the port speaks plaintext POP3 (it sent a '+OK' greeting where a TLS handshake was expected)")
             : null;
 
-    public static MailGrpcException Mismatch(V1.Security configured, V1.Security use, string where, string what)
+    public static MailGrpcException Mismatch(Mailboxes.Pop3Security configured, Mailboxes.Pop3Security use, string where, string what)
     {
         var useName = Name(use);
-        var fix = use == V1.Security.ImplicitTls
+        var fix = use == Mailboxes.Pop3Security.ImplicitTls
             ? $"set the mailbox's server.security to {useName} for this port (usually 995), or use the server's STARTTLS port (usually 110) with {Name(configured)}"
             : $"set the mailbox's server.security to {useName} (or SECURITY_NONE if the server offers no STLS), or use the server's implicit-TLS port (usually 995)";
         return new MailGrpcException(
@@ -102,10 +102,10 @@ internal static class Pop3SecurityProbe
             new Dictionary<string, string> { ["field"] = "mailbox.server.security", ["configured"] = Name(configured), ["use"] = useName });
     }
 
-    public static string Name(V1.Security security) => security switch
+    public static string Name(Mailboxes.Pop3Security security) => security switch
     {
-        V1.Security.Starttls => "SECURITY_STARTTLS",
-        V1.Security.None => "SECURITY_NONE",
+        Mailboxes.Pop3Security.Starttls => "SECURITY_STARTTLS",
+        Mailboxes.Pop3Security.None => "SECURITY_NONE",
         _ => "SECURITY_IMPLICIT_TLS",
     };
 

@@ -163,8 +163,8 @@ internal sealed partial class Pop3SessionFactory(
             stream = await OpenStreamAsync(socket, mailbox, timeout.Token);
             var security = mailbox.Security switch
             {
-                V1.Security.Starttls => SecureSocketOptions.StartTls,
-                V1.Security.None => SecureSocketOptions.None,
+                Mailboxes.Pop3Security.Starttls => SecureSocketOptions.StartTls,
+                Mailboxes.Pop3Security.None => SecureSocketOptions.None,
                 _ => SecureSocketOptions.SslOnConnect,
             };
             await client.ConnectAsync(stream, mailbox.Host, mailbox.Port, security, timeout.Token);
@@ -195,7 +195,7 @@ internal sealed partial class Pop3SessionFactory(
     private async Task<Stream> OpenStreamAsync(Socket socket, MailboxRecord mailbox, CancellationToken cancellationToken)
     {
         var network = new NetworkStream(socket, ownsSocket: true);
-        if (mailbox.Security is not (V1.Security.Starttls or V1.Security.None))
+        if (mailbox.Security is not (Mailboxes.Pop3Security.Starttls or Mailboxes.Pop3Security.None))
         {
             return new RecordingStream(network);
         }
@@ -311,7 +311,7 @@ internal sealed partial class Pop3SessionFactory(
         var offered = client.AuthenticationMechanisms;
         if (credential.Kind == Pop3CredentialKind.AccessToken)
         {
-            SaslMechanism sasl = mailbox.Mechanism == V1.SaslMechanism.Oauthbearer
+            SaslMechanism sasl = mailbox.Mechanism == Mailboxes.OAuthMechanism.Oauthbearer
                 ? new SaslMechanismOAuthBearer(credential.Username, credential.Secret)
                 : new XOAuth2Mechanism(credential.Username, credential.Secret);
 

@@ -7,6 +7,7 @@ using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
+using MailboxState = MailGrpc.V1.MailboxState;
 
 namespace MailGrpc.Tests.Authorization;
 

@@ -4,6 +4,7 @@ using MailGrpc.Server.Mailboxes;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
 using Microsoft.Extensions.DependencyInjection;
+using MailboxState = MailGrpc.V1.MailboxState;
 
 namespace MailGrpc.Tests.Authorization;
 
@@ -83,7 +84,7 @@ public sealed class PasswordCredentialTests : IAsyncDisposable
         Assert.Equal("REAUTHORIZATION_REQUIRED", error.Reason);
 
         var after = await repository.GetRequiredAsync(_tenant.Name, id, default);
-        Assert.Equal(MailboxState.ReauthorizationRequired, after.State);
+        Assert.Equal(MailGrpc.Server.Mailboxes.MailboxState.ReauthorizationRequired, after.State);
         Assert.Equal("INVALID_PASSWORD", after.LastErrorReason);
         var again = await Assert.ThrowsAsync<MailGrpc.Server.Errors.MailGrpcException>(() => credentials.GetAsync(after, default));
         Assert.Equal("REAUTHORIZATION_REQUIRED", again.Reason);

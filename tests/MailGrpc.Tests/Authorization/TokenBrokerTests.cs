@@ -9,6 +9,7 @@ using MailGrpc.Server.Storage;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
 using Microsoft.Extensions.DependencyInjection;
+using MailboxState = MailGrpc.V1.MailboxState;
 
 namespace MailGrpc.Tests.Authorization;
 
@@ -143,7 +144,7 @@ public sealed class TokenBrokerTests
         Assert.Equal(ErrorKind.Unavailable, error.Kind);
         Assert.Equal("OAUTH_PROVIDER_UNAVAILABLE", error.Reason);
         Assert.Equal(3, (await OAuthRig.GrantCountAsync(clientId, "refresh_token")).Requests); // one try + two retries
-        Assert.Equal(MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
+        Assert.Equal(MailGrpc.Server.Mailboxes.MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
 
         await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "none" });
         var credential = await broker.GetAsync(mailbox, default);
@@ -174,7 +175,7 @@ public sealed class TokenBrokerTests
         var error = await Assert.ThrowsAsync<MailGrpcException>(() => broker.GetAsync(mailbox, default));
         Assert.Equal(ErrorKind.Unavailable, error.Kind);
         Assert.Equal("OAUTH_PROVIDER_UNAVAILABLE", error.Reason);
-        Assert.Equal(MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
+        Assert.Equal(MailGrpc.Server.Mailboxes.MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
 
         // The rig counts a request when it has answered it (3 s late): wait for the three attempts to be counted.
         var clock = System.Diagnostics.Stopwatch.StartNew();

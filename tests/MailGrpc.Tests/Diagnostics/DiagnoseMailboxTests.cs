@@ -7,6 +7,7 @@ namespace MailGrpc.Tests.Diagnostics;
 
 /// <summary>DiagnoseMailbox against deliberately broken DNS, TCP, TLS and CAPA steps.</summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes through IAsyncLifetime.DisposeAsync.")]
+[Trait("Layer", "Fast")]
 public sealed class DiagnoseMailboxTests : IAsyncLifetime
 {
     private readonly TestTenant _tenant = TestTenant.Create("diag");

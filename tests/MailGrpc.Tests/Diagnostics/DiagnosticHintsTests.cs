@@ -1,14 +1,16 @@
 using MailGrpc.Server.Diagnostics;
+using MailGrpc.Server.Mailboxes;
 using MailGrpc.V1;
 
 namespace MailGrpc.Tests.Diagnostics;
 
 /// <summary>The hint classifier on the providers' real error texts (Entra, Google OAuth, Exchange Online and Gmail POP3, Dovecot).</summary>
+[Trait("Layer", "Fast")]
 public sealed class DiagnosticHintsTests
 {
-    private static readonly HintContext Microsoft = new(Provider.Microsoft);
-    private static readonly HintContext MicrosoftAppOnly = new(Provider.Microsoft, AppOnly: true);
-    private static readonly HintContext Google = new(Provider.Google);
+    private static readonly HintContext Microsoft = new(MailboxProvider.Microsoft);
+    private static readonly HintContext MicrosoftAppOnly = new(MailboxProvider.Microsoft, AppOnly: true);
+    private static readonly HintContext Google = new(MailboxProvider.Google);
 
     [Theory]
     [InlineData("AADSTS65001: The user or administrator has not consented to use the application with ID 'a1b2c3' named 'MailGrpc'. Send an interactive authorization request for this user and resource.", "CONSENT_MISSING", "consent")]
@@ -82,14 +84,14 @@ public sealed class DiagnosticHintsTests
     [InlineData("-ERR [IN-USE] Couldn't open INBOX: Mailbox is locked")]
     public void A_locked_maildrop_is_IN_USE_at_AUTH_and_at_STAT(string text)
     {
-        Assert.Equal("MAILBOX_IN_USE", DiagnosticHints.ClassifyAuthError(text, new HintContext(Provider.Generic), password: false).Reason);
+        Assert.Equal("MAILBOX_IN_USE", DiagnosticHints.ClassifyAuthError(text, new HintContext(MailboxProvider.Generic), password: false).Reason);
         Assert.Equal("MAILBOX_IN_USE", DiagnosticHints.ClassifyStatError(text).Reason);
     }
 
     [Fact]
     public void A_refused_password_suggests_oauth_or_an_app_password()
     {
-        var finding = DiagnosticHints.ClassifyAuthError("-ERR [AUTH] Authentication failed.", new HintContext(Provider.Generic), password: true);
+        var finding = DiagnosticHints.ClassifyAuthError("-ERR [AUTH] Authentication failed.", new HintContext(MailboxProvider.Generic), password: true);
         Assert.Equal("PASSWORD_REFUSED", finding.Reason);
         Assert.Contains("SetMailboxPassword", finding.Hint, StringComparison.Ordinal);
     }

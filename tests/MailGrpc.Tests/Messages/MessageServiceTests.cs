@@ -243,7 +243,7 @@ public sealed class MessageServiceTests(Pop3Rig rig) : IAsyncDisposable
         await RpcAssert.FailsAsync(StatusCode.InvalidArgument, "INVALID_MAILBOX_ID", () => StreamAsync(new StreamMessagesRequest { MailboxId = "Bad}" }));
         await RpcAssert.FailsAsync(StatusCode.NotFound, "MAILBOX_NOT_FOUND", () => StreamAsync(new StreamMessagesRequest { MailboxId = "nope-" + Guid.NewGuid().ToString("N")[..6] }));
 
-        await _host.SetStateAsync(id, MailboxState.Disabled);
+        await _host.SetStateAsync(id, MailGrpc.Server.Mailboxes.MailboxState.Disabled);
         var ex = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, "MAILBOX_NOT_ACTIVE", () => StreamAsync(new StreamMessagesRequest { MailboxId = id }));
         Assert.Contains("disabled", ex.Status.Detail, StringComparison.OrdinalIgnoreCase);
         await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, "MAILBOX_NOT_ACTIVE", async () => await m.DeleteMessagesAsync(new DeleteMessagesRequest { MailboxId = id, Uids = { "a" } }));

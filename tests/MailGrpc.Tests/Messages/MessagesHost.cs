@@ -90,11 +90,11 @@ public sealed class MessagesHost : IAsyncDisposable
                     : new AuthMethod { Password = new PasswordAuth() },
             },
         });
-        await SetStateAsync(id, MailboxState.Active);
+        await SetStateAsync(id, MailGrpc.Server.Mailboxes.MailboxState.Active);
         return id;
     }
 
-    public async Task SetStateAsync(string mailboxId, MailboxState state)
+    internal async Task SetStateAsync(string mailboxId, MailGrpc.Server.Mailboxes.MailboxState state)
     {
         var repository = Services.GetRequiredService<MailboxRepository>();
         await repository.UpdateAsync(Tenant.Name, mailboxId, m => m with { State = state }, CancellationToken.None);

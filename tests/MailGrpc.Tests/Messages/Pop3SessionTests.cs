@@ -28,9 +28,9 @@ public sealed class Pop3SessionTests(Pop3Rig rig) : IAsyncDisposable
         Username = user,
         Host = "127.0.0.1",
         Port = port,
-        Security = security,
-        Mechanism = mechanism,
-        State = MailboxState.Active,
+        Security = MailGrpc.Server.GrpcApi.MailboxProtoMapper.ToDomain(security)!.Value,
+        Mechanism = MailGrpc.Server.GrpcApi.MailboxProtoMapper.ToDomain(mechanism)!.Value,
+        State = MailGrpc.Server.Mailboxes.MailboxState.Active,
     };
 
     private async Task<string> SeededPasswordUserAsync(int messages)

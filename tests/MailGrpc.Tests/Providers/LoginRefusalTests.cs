@@ -52,7 +52,7 @@ public sealed class LoginRefusalTests(PersonalityRig fixture) : IAsyncDisposable
                     : new AuthMethod { Oauth = new OAuthAuth { Client = "rig", Mechanism = SaslMechanism.Xoauth2 } },
             },
         });
-        await _host.SetStateAsync(id, MailboxState.Active);
+        await _host.SetStateAsync(id, MailGrpc.Server.Mailboxes.MailboxState.Active);
         _host.Credentials.Current[id] = new Pop3Credential(password ? Pop3CredentialKind.Password : Pop3CredentialKind.AccessToken, user, secret, null);
         return (id, user);
     }

@@ -1,3 +1,5 @@
+using MailGrpc.Server.Mailboxes;
+using MailGrpc.Server.GrpcApi;
 using MailGrpc.Server.Diagnostics;
 using MailGrpc.Server.Pop3;
 using MailGrpc.V1;
@@ -18,7 +20,7 @@ public sealed class LoginReplyClassifierTests
     {
         foreach (var password in new[] { true, false })
         {
-            var (refusal, _) = LoginReplyClassifier.Classify(line, provider, password);
+            var (refusal, _) = LoginReplyClassifier.Classify(line, MailboxProtoMapper.ToDomain(provider)!.Value, password);
             Assert.Equal(LoginRefusalKind.Temporary, refusal.Kind);
             Assert.Equal(reason, refusal.Reason);
             var ex = refusal.ToException();
@@ -41,7 +43,7 @@ public sealed class LoginReplyClassifierTests
     [InlineData(null, Provider.Generic, false, "Credential", "POP3_CREDENTIAL_REFUSED", "TOKEN_REFUSED", "Authorize the mailbox again")]
     public void Provider_lines_get_their_reason_and_hint(string? line, Provider provider, bool password, string kind, string reason, string hintId, string hint)
     {
-        var (refusal, id) = LoginReplyClassifier.Classify(line, provider, password);
+        var (refusal, id) = LoginReplyClassifier.Classify(line, MailboxProtoMapper.ToDomain(provider)!.Value, password);
         Assert.Equal(kind, refusal.Kind.ToString());
         Assert.Equal(reason, refusal.Reason);
         Assert.Equal(hintId, id);
@@ -52,13 +54,13 @@ public sealed class LoginReplyClassifierTests
     public void The_wrong_way_hints_of_the_issue_are_gone()
     {
         // Gmail's app-password line no longer says "basic authentication is off: use OAuth".
-        var appPassword = LoginReplyClassifier.Classify("-ERR [AUTH] Application-specific password required: https://support.google.com/accounts/answer/185833", Provider.Google, password: true).Refusal.Hint;
+        var appPassword = LoginReplyClassifier.Classify("-ERR [AUTH] Application-specific password required: https://support.google.com/accounts/answer/185833", MailboxProvider.Google, password: true).Refusal.Hint;
         Assert.DoesNotContain("basic authentication is off", appPassword, StringComparison.OrdinalIgnoreCase);
         // [SYS/TEMP] no longer says "authorize again".
-        var sysTemp = LoginReplyClassifier.Classify("-ERR [SYS/TEMP] Temporary system problem. Please try again later.", Provider.Google, password: false).Refusal.Hint;
+        var sysTemp = LoginReplyClassifier.Classify("-ERR [SYS/TEMP] Temporary system problem. Please try again later.", MailboxProvider.Google, password: false).Refusal.Hint;
         Assert.DoesNotContain("authorize", sysTemp, StringComparison.OrdinalIgnoreCase);
         // Exchange's basic-auth line says so, not "token / PopEnabled".
-        var logon = LoginReplyClassifier.Classify("-ERR Logon failure: unknown user name or bad password.", Provider.Microsoft, password: true).Refusal.Hint;
+        var logon = LoginReplyClassifier.Classify("-ERR Logon failure: unknown user name or bad password.", MailboxProvider.Microsoft, password: true).Refusal.Hint;
         Assert.Contains("basic authentication is off", logon, StringComparison.Ordinal);
         Assert.DoesNotContain("PopEnabled", logon, StringComparison.Ordinal);
     }
@@ -69,15 +71,15 @@ public sealed class LoginReplyClassifierTests
     [InlineData("-ERR [SYS/TEMP] Temporary system problem. Please try again later.", false, "SERVER_TEMPORARILY_UNAVAILABLE")]
     public void DiagnoseMailbox_uses_the_same_hints(string line, bool password, string reason)
     {
-        var finding = DiagnosticHints.ClassifyAuthError("Authentication failed. " + line, new HintContext(Provider.Google), password);
+        var finding = DiagnosticHints.ClassifyAuthError("Authentication failed. " + line, new HintContext(MailboxProvider.Google), password);
         Assert.Equal(reason, finding.Reason);
-        Assert.Equal(LoginReplyClassifier.Classify(line, Provider.Google, password).Refusal.Hint, finding.Hint);
+        Assert.Equal(LoginReplyClassifier.Classify(line, MailboxProvider.Google, password).Refusal.Hint, finding.Hint);
     }
 
     [Fact]
     public void DiagnoseMailbox_tells_exchange_basic_auth_from_a_token_problem()
     {
-        var microsoft = new HintContext(Provider.Microsoft);
+        var microsoft = new HintContext(MailboxProvider.Microsoft);
         Assert.Equal("EXCHANGE_BASIC_AUTH_OFF", DiagnosticHints.ClassifyAuthError("-ERR Logon failure: unknown user name or bad password.", microsoft, password: true).Reason);
         Assert.Equal("EXCHANGE_AUTH_PROTOCOL_ERROR", DiagnosticHints.ClassifyAuthError("-ERR Protocol error. Connection is closed. 10", microsoft, password: false).Reason);
     }

@@ -308,9 +308,9 @@ internal sealed partial class TokenBroker(
     {
         switch (mailbox.State)
         {
-            case MailboxState.Disabled:
+            case Mailboxes.MailboxState.Disabled:
                 throw MailGrpcException.FailedPrecondition(ErrorReasons.MailboxDisabled, $"Mailbox '{mailbox.Id}' is disabled.");
-            case MailboxState.ReauthorizationRequired:
+            case Mailboxes.MailboxState.ReauthorizationRequired:
                 throw new MailGrpcException(
                     ErrorKind.FailedPrecondition,
                     ErrorReasons.ReauthorizationRequired,

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Identity.Client;
 using StackExchange.Redis;
+using MailboxState = MailGrpc.V1.MailboxState;
 
 namespace MailGrpc.Tests.Authorization.Entra;
 
@@ -273,7 +274,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime, IDisposable
         Assert.Equal(expectedRequests, _entra.TokenRequests("refresh_token").Count); // one try + two broker retries; MSAL's own retry is off
 
         var mailbox = await MailboxAsync(id);
-        Assert.Equal(MailboxState.Active, mailbox.State);
+        Assert.Equal(MailGrpc.Server.Mailboxes.MailboxState.Active, mailbox.State);
         Assert.Null(mailbox.LastErrorReason);
         Assert.Equal(cacheBefore, (byte[])(await db.HashGetAsync(StoreKeys.MsalCache(_tenant.Name, id), "v"))!);
         Assert.Equal(credentialBefore, (byte[])(await db.HashGetAsync(StoreKeys.Credential(_tenant.Name, id), "v"))!);
@@ -351,7 +352,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime, IDisposable
         var callback = _entra.SignIn(begun.AuthorizationUrl).ToString();
         await RpcAssert.FailsAsync(StatusCode.Unavailable, ErrorReasons.StoreUnavailable, async () => await Auth.CompleteAuthorizationAsync(new CompleteAuthorizationRequest { CallbackUrl = callback }));
         Assert.Single(_entra.TokenRequests("authorization_code"));
-        Assert.Equal(MailboxState.PendingAuthorization, (await MailboxAsync(id)).State);
+        Assert.Equal(MailGrpc.Server.Mailboxes.MailboxState.PendingAuthorization, (await MailboxAsync(id)).State);
         Assert.Empty(TestRedis.KeysContaining($"{_tenant.Name}:{id}}}:credential"));
 
         // At refresh: the rotated refresh token cannot be saved → the broker fails and the stored credential is untouched.

@@ -4,7 +4,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using MailGrpc.Server.Callers;
 
-namespace MailGrpc.Server.Telemetry;
+namespace MailGrpc.Server.GrpcApi.Interceptors;
 
 /// <summary>
 /// Opens a logging scope for every MailGrpc call with the caller's tenant, the RPC and the mailbox id found in the request

@@ -1,7 +1,8 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using MailGrpc.Server.Errors;
 
-namespace MailGrpc.Server.Errors;
+namespace MailGrpc.Server.GrpcApi.Interceptors;
 
 /// <summary>Turns every exception thrown by a gRPC handler into a rich status, through <see cref="ExceptionMapper"/>.</summary>
 internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor

@@ -2,7 +2,7 @@ using Google.Protobuf.Reflection;
 using Grpc.AspNetCore.Server;
 using Grpc.Reflection;
 
-namespace MailGrpc.Server.Hosting;
+namespace MailGrpc.Server.GrpcApi.Endpoints;
 
 /// <summary>
 /// Server reflection that also describes the error contract: the <c>google.rpc</c> detail types the server sends in

@@ -5,7 +5,7 @@ using Grpc.Core;
 using MailGrpc.Server.Errors;
 using Microsoft.AspNetCore.Routing;
 
-namespace MailGrpc.Server.Hosting;
+namespace MailGrpc.Server.GrpcApi.Endpoints;
 
 /// <summary>
 /// Binds every gRPC service the way grpc-dotnet's default provider does (the generated <c>BindService(ServiceBinderBase,

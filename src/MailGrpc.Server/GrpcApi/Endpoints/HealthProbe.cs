@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 
-namespace MailGrpc.Server.Hosting;
+namespace MailGrpc.Server.GrpcApi.Endpoints;
 
 /// <summary>
 /// <c>MailGrpc.Server --healthcheck</c>: the container's health probe, built into the server binary so the runtime image
