@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
@@ -18,6 +19,7 @@ using MailKit;
 using MailKit.Net.Pop3;
 using MailKit.Security;
 using SaslMechanism = MailGrpc.V1.SaslMechanism;
+using StoredCredentialKind = MailGrpc.Server.Authorization.Secrets.CredentialKind;
 using TlsAuthenticationException = System.Security.Authentication.AuthenticationException;
 using Microsoft.Extensions.Options;
 
@@ -318,7 +320,7 @@ internal sealed partial class MailboxDiagnostics(
 
         // App-only or delegated is what was stored, not what the token looks like.
         var stored = await StoredCredentialKindAsync(run.Mailbox, cancellationToken);
-        run.Context = run.Context with { AppOnly = stored == CredentialKind.AppOnly };
+        run.Context = run.Context with { AppOnly = stored == StoredCredentialKind.AppOnly };
         try
         {
             run.Credential = await credentials.GetAsync(run.Mailbox, cancellationToken);
@@ -422,21 +424,21 @@ internal sealed partial class MailboxDiagnostics(
         }
     }
 
-    private async Task<CredentialKind> StoredCredentialKindAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
+    private async Task<StoredCredentialKind> StoredCredentialKindAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
     {
         if (services.GetService<AuthorizationManager>() is not { } authorization)
         {
-            return CredentialKind.Unspecified;
+            return StoredCredentialKind.Unspecified;
         }
 
         try
         {
-            var status = await authorization.GetStatusAsync(mailbox.Tenant, new GetAuthorizationStatusRequest { MailboxId = mailbox.Id }, cancellationToken);
+            var status = await authorization.GetStatusAsync(mailbox.Tenant, mailbox.Id, cancellationToken);
             return status.CredentialKind;
         }
         catch (MailGrpcException)
         {
-            return CredentialKind.Unspecified;
+            return StoredCredentialKind.Unspecified;
         }
     }
 
@@ -521,9 +523,7 @@ internal sealed record AccessTokenClaims(DateTimeOffset? ExpiresAt, IReadOnlyLis
 
         try
         {
-            var payload = parts[1].Replace('-', '+').Replace('_', '/');
-            payload = payload.PadRight(payload.Length + ((4 - (payload.Length % 4)) % 4), '=');
-            using var json = JsonDocument.Parse(Convert.FromBase64String(payload));
+            using var json = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[1]));
             var root = json.RootElement;
             DateTimeOffset? exp = root.TryGetProperty("exp", out var e) && e.TryGetInt64(out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
             var scopes = (root.TryGetProperty("scp", out var scp) || root.TryGetProperty("scope", out scp)) && scp.ValueKind == JsonValueKind.String

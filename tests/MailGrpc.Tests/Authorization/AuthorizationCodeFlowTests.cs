@@ -5,6 +5,7 @@ using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
+using CredentialKind = MailGrpc.V1.CredentialKind;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 

@@ -8,6 +8,7 @@ using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Storage;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
+using CredentialKind = MailGrpc.V1.CredentialKind;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MailGrpc.Tests.Authorization;

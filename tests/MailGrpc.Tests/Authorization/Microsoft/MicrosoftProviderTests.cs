@@ -7,6 +7,7 @@ using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Storage;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
+using CredentialKind = MailGrpc.V1.CredentialKind;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Identity.Client;
