@@ -149,7 +149,7 @@ public sealed class AuthorizationCodeFlowTests
         var id = await CreateMailboxAsync(host, _tenant);
         var begun = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
         var callback = await OAuthRig.FollowAsync(begun.AuthorizationUrl);
-        await Task.Delay(1300);
+        await Until.PassedAsync(begun.ExpireTime.ToDateTimeOffset());
         await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, "STATE_EXPIRED", async () => await auth.CompleteAuthorizationAsync(new CompleteAuthorizationRequest { CallbackUrl = callback.ToString() }));
         var status = await auth.GetAuthorizationStatusAsync(new GetAuthorizationStatusRequest { MailboxId = id });
         Assert.Equal(CredentialKind.Unspecified, status.Status.CredentialKind);
