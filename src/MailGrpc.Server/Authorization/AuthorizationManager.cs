@@ -1,7 +1,7 @@
+using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
-using Google.Protobuf.WellKnownTypes;
-using Grpc.Core;
 using MailGrpc.Server.Authorization.Broker;
 using MailGrpc.Server.Authorization.Flows;
 using MailGrpc.Server.Authorization.Providers;
@@ -10,13 +10,15 @@ using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Telemetry;
-using MailGrpc.V1;
 using Microsoft.Extensions.Options;
+
+// Until Mailboxes.MailboxState (core, #12) replaces the proto enum on MailboxRecord; then this line goes.
+using MailboxState = MailGrpc.Server.Mailboxes.MailboxState;
 
 namespace MailGrpc.Server.Authorization;
 
 /// <summary>
-/// The rules of every AuthorizationService RPC. Input is checked before anything is written; a flow that fails stores
+/// The rules of every authorization flow, in domain types (the gRPC edge maps them: <c>GrpcApi/AuthorizationProtoMapper</c>). Input is checked before anything is written; a flow that fails stores
 /// nothing; a secret never appears in a result, an error message or a log line.
 /// </summary>
 internal sealed partial class AuthorizationManager(
@@ -35,18 +37,22 @@ internal sealed partial class AuthorizationManager(
     public const int MaxPasswordLength = 1024;
     public const int MaxRefreshTokenLength = 8192;
 
-    public async Task<BeginAuthorizationResponse> BeginAsync(string tenant, BeginAuthorizationRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts an authorization-code flow. <paramref name="redirectUri"/> and <paramref name="loginHint"/> may be empty
+    /// (the client's first redirect URI; the mailbox's username).
+    /// </summary>
+    public async Task<AuthorizationLink> BeginAsync(string tenant, string mailboxId, string redirectUri, string loginHint, CancellationToken cancellationToken)
     {
-        var mailbox = await GetMailboxAsync(tenant, request.MailboxId, cancellationToken);
+        var mailbox = await GetMailboxAsync(tenant, mailboxId, cancellationToken);
         var (client, provider) = clients.For(mailbox);
-        var redirectUri = ChooseRedirectUri(client, request.RedirectUri);
-        if (request.LoginHint.Length > MailboxValidator.MaxUsernameLength || request.LoginHint.Any(char.IsControl))
+        redirectUri = ChooseRedirectUri(client, redirectUri);
+        if (loginHint.Length > MailboxValidator.MaxUsernameLength || loginHint.Any(char.IsControl))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidArgument, "login_hint", $"login_hint must be at most {MailboxValidator.MaxUsernameLength} characters without control characters.");
+            throw Failures.LoginHintInvalid(MailboxValidator.MaxUsernameLength);
         }
 
-        var loginHint = string.IsNullOrEmpty(request.LoginHint) ? mailbox.Username : request.LoginHint;
-        var state = Base64Url(RandomNumberGenerator.GetBytes(32));
+        loginHint = string.IsNullOrEmpty(loginHint) ? mailbox.Username : loginHint;
+        var state = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var url = await provider.CreateAuthorizationUrlAsync(client, mailbox, redirectUri, state, loginHint, cancellationToken);
         var expiresAt = time.GetUtcNow() + options.CurrentValue.Tokens.PendingAuthorizationLifetime;
         await pending.StartAsync(state, new PendingAuthorization
@@ -59,21 +65,16 @@ internal sealed partial class AuthorizationManager(
             ExpiresAt = expiresAt,
         }, cancellationToken);
         LogBegun(logger, tenant, mailbox.Id, client.Name);
-        return new BeginAuthorizationResponse
-        {
-            AuthorizationUrl = url.Url,
-            State = state,
-            ExpireTime = Timestamp.FromDateTimeOffset(expiresAt),
-            RedirectUri = redirectUri,
-        };
+        return new AuthorizationLink(url.Url, state, expiresAt, redirectUri);
     }
 
     /// <summary>
     /// Redeems a code. <paramref name="tenant"/> is the caller's tenant for the RPC, or null for the browser callback (the
     /// state itself is the proof there: it is 256 random bits and single use).
     /// </summary>
-    public async Task<AuthorizationStatus> CompleteAsync(string? tenant, string state, string code, string iss, string callbackUrl, CancellationToken cancellationToken)
+    public async Task<MailboxAuthorization> CompleteAsync(string? tenant, CodeRedemption redemption, CancellationToken cancellationToken)
     {
+        var (state, code, iss, callbackUrl) = redemption;
         if (string.IsNullOrEmpty(callbackUrl))
         {
             return (await CompleteAsync(tenant, new CallbackValues(state, code, NullIfEmpty(iss), null, null), cancellationToken)).Status;
@@ -82,7 +83,7 @@ internal sealed partial class AuthorizationManager(
         var parsed = ParseCallback(callbackUrl);
         if ((!string.IsNullOrEmpty(state) && state != parsed.State) || (!string.IsNullOrEmpty(code) && code != parsed.Code) || (!string.IsNullOrEmpty(iss) && iss != parsed.Iss))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidCallback, "callback_url", "callback_url disagrees with the state, code or iss given beside it.");
+            throw Failures.InvalidCallback(Failures.CallbackProblem.UrlDisagrees);
         }
 
         return (await CompleteAsync(tenant, parsed, cancellationToken)).Status;
@@ -94,22 +95,20 @@ internal sealed partial class AuthorizationManager(
         var (state, code, iss, providerError, providerErrorDescription) = callback;
         if (string.IsNullOrEmpty(state))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidCallback, "state", providerError is null
-                ? "The callback has no `state`: it must be the URL the provider redirected to, unchanged."
-                : "The provider answered with an error but without the `state` MailGrpc sent, so it cannot be matched to an authorization.");
+            throw Failures.InvalidCallback(providerError is null ? Failures.CallbackProblem.StateMissing : Failures.CallbackProblem.StateMissingOnProviderError);
         }
 
         if (!StatePattern().IsMatch(state))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidCallback, "state", "The callback's `state` is malformed (MailGrpc's states are 43 URL-safe characters); the link was cut or altered.");
+            throw Failures.InvalidCallback(Failures.CallbackProblem.StateMalformed);
         }
 
         var found = await pending.PeekAsync(state, cancellationToken)
-            ?? throw MailGrpcException.NotFound(ErrorReasons.StateNotFound, "No authorization was started with this state.");
+            ?? throw Failures.StateNotFound();
         if (tenant is not null && found.Tenant != tenant)
         {
             // Checked before the state is consumed, so another tenant cannot burn someone's flow.
-            throw MailGrpcException.PermissionDenied(ErrorReasons.StateTenantMismatch, "This state belongs to another tenant.");
+            throw Failures.StateTenantMismatch();
         }
 
         if (found.UsedAt is not null)
@@ -119,7 +118,7 @@ internal sealed partial class AuthorizationManager(
 
         if (found.ExpiresAt <= time.GetUtcNow())
         {
-            throw MailGrpcException.FailedPrecondition(ErrorReasons.StateExpired, "This authorization expired; start a new one.");
+            throw Failures.StateExpired();
         }
 
         var taken = await pending.TakeAsync(state, cancellationToken)
@@ -128,7 +127,7 @@ internal sealed partial class AuthorizationManager(
             ?? throw MailGrpcException.MailboxNotFound(taken.MailboxId);
         if (mailbox.OAuthClient != taken.OAuthClient)
         {
-            throw MailGrpcException.FailedPrecondition(ErrorReasons.NotOAuthMailbox, "The mailbox's OAuth client changed since the authorization started; start a new one.");
+            throw Failures.NotOAuthMailbox(mailbox.Id, clientChangedSinceStart: true);
         }
 
         var (client, provider) = clients.For(mailbox);
@@ -145,7 +144,7 @@ internal sealed partial class AuthorizationManager(
 
             if (string.IsNullOrEmpty(code) || code.Length > 4096 || code.Any(char.IsControl))
             {
-                throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidCallback, "code", "The callback has no valid `code`: it must be the URL the provider redirected to, unchanged.");
+                throw Failures.InvalidCallback(Failures.CallbackProblem.CodeInvalid);
             }
 
             grant = await provider.RedeemCodeAsync(client, mailbox, code, taken.CodeVerifier, taken.RedirectUri, cancellationToken);
@@ -178,50 +177,28 @@ internal sealed partial class AuthorizationManager(
             if (!matches)
             {
                 // The received value is not echoed: it is attacker-controlled.
-                throw new MailGrpcException(
-                    ErrorKind.PermissionDenied,
-                    ErrorReasons.IssuerMismatch,
-                    $"The authorization response names another issuer than OAuth client '{client.Name}''s provider{(expected is null ? string.Empty : $" ({expected.Issuer})")}: it may come from another provider (mix-up, RFC 9207). Nothing was stored; start a new authorization.",
-                    new Dictionary<string, string> { ["oauth_client"] = client.Name, ["expected_issuer"] = expected?.Issuer ?? string.Empty });
+                throw Failures.IssuerMismatch(client.Name, expected?.Issuer);
             }
         }
         else if (expected is { Required: true })
         {
-            throw new MailGrpcException(
-                ErrorKind.PermissionDenied,
-                ErrorReasons.IssuerMissing,
-                $"The authorization response has no `iss`, but the provider ({expected.Issuer}) always sends one (RFC 9207): pass the whole callback URL, or `iss` beside state and code. Nothing was stored; start a new authorization.",
-                new Dictionary<string, string> { ["oauth_client"] = client.Name, ["expected_issuer"] = expected.Issuer });
+            throw Failures.IssuerMissing(client.Name, expected.Issuer);
         }
     }
 
-    private static MailGrpcException AlreadyUsed(PendingAuthorization found) => found.CompletedAt is not null
-        ? new MailGrpcException(
-            ErrorKind.FailedPrecondition,
-            ErrorReasons.StateAlreadyUsed,
-            $"This authorization was already completed{(string.IsNullOrEmpty(found.Account) ? string.Empty : $" by account {found.Account}")}; mailbox '{found.MailboxId}' is authorized. Nothing more to do.",
-            new Dictionary<string, string> { ["mailbox_id"] = found.MailboxId, ["completed"] = "true", ["account"] = found.Account ?? string.Empty })
-        : new MailGrpcException(
-            ErrorKind.FailedPrecondition,
-            ErrorReasons.StateAlreadyUsed,
-            $"This authorization link was already used and did not complete; the application that sent it must start a new authorization for mailbox '{found.MailboxId}'.",
-            new Dictionary<string, string> { ["mailbox_id"] = found.MailboxId, ["completed"] = "false" });
+    private static MailGrpcException AlreadyUsed(PendingAuthorization found) =>
+        Failures.StateAlreadyUsed(found.MailboxId, completed: found.CompletedAt is not null, found.Account);
 
-    public async Task StartDeviceAsync(string tenant, StartDeviceAuthorizationRequest request, IServerStreamWriter<StartDeviceAuthorizationResponse> stream, CancellationToken cancellationToken)
+    /// <summary>
+    /// The device flow: first the code to show the person, then (after polling the provider at its interval until they
+    /// decide or the code expires) the stored authorization.
+    /// </summary>
+    public async IAsyncEnumerable<DeviceAuthorizationEvent> StartDeviceAsync(string tenant, string mailboxId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var mailbox = await GetMailboxAsync(tenant, request.MailboxId, cancellationToken);
+        var mailbox = await GetMailboxAsync(tenant, mailboxId, cancellationToken);
         var (client, provider) = clients.For(mailbox);
         var device = await provider.StartDeviceAuthorizationAsync(client, mailbox, cancellationToken);
-        await stream.WriteAsync(new StartDeviceAuthorizationResponse
-        {
-            Prompt = new DeviceCodePrompt
-            {
-                UserCode = device.UserCode,
-                VerificationUri = device.VerificationUri,
-                VerificationUriComplete = device.VerificationUriComplete ?? string.Empty,
-                ExpireTime = Timestamp.FromDateTimeOffset(device.ExpiresAt),
-            },
-        }, cancellationToken);
+        yield return new DeviceCodeShown(device.UserCode, device.VerificationUri, device.VerificationUriComplete, device.ExpiresAt);
 
         var interval = device.Interval;
         while (true)
@@ -250,26 +227,25 @@ internal sealed partial class AuthorizationManager(
 
             var current = await mailboxes.GetRequiredAsync(tenant, mailbox.Id, cancellationToken);
             var status = await StoreGrantAsync(current, client, provider, grant, CredentialKind.Delegated, cancellationToken);
-            await stream.WriteAsync(new StartDeviceAuthorizationResponse { Completed = status }, cancellationToken);
-            return;
+            yield return new DeviceAuthorizationCompleted(status);
+            yield break;
         }
     }
 
-    public async Task<AuthorizationStatus> ClientCredentialsAsync(string tenant, AuthorizeWithClientCredentialsRequest request, CancellationToken cancellationToken)
+    public async Task<MailboxAuthorization> ClientCredentialsAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
     {
-        var mailbox = await GetMailboxAsync(tenant, request.MailboxId, cancellationToken);
+        var mailbox = await GetMailboxAsync(tenant, mailboxId, cancellationToken);
         var (client, provider) = clients.For(mailbox);
         var grant = await CallProviderAsync(ct => provider.ClientCredentialsAsync(client, mailbox, ct), cancellationToken);
         return await StoreGrantAsync(mailbox, client, provider, grant, CredentialKind.AppOnly, cancellationToken);
     }
 
-    public async Task<AuthorizationStatus> ImportRefreshTokenAsync(string tenant, ImportRefreshTokenRequest request, CancellationToken cancellationToken)
+    public async Task<MailboxAuthorization> ImportRefreshTokenAsync(string tenant, string mailboxId, string token, CancellationToken cancellationToken)
     {
-        var mailbox = await GetMailboxAsync(tenant, request.MailboxId, cancellationToken);
-        var token = request.RefreshToken;
+        var mailbox = await GetMailboxAsync(tenant, mailboxId, cancellationToken);
         if (token.Length is 0 or > MaxRefreshTokenLength || token.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidRefreshToken, "refresh_token", $"refresh_token is required: 1-{MaxRefreshTokenLength} characters without white space.");
+            throw Failures.InvalidRefreshToken(MaxRefreshTokenLength);
         }
 
         var (client, provider) = clients.For(mailbox);
@@ -282,18 +258,18 @@ internal sealed partial class AuthorizationManager(
         return await StoreGrantAsync(mailbox, client, provider, grant, CredentialKind.Delegated, cancellationToken);
     }
 
-    public async Task<AuthorizationStatus> SetPasswordAsync(string tenant, SetMailboxPasswordRequest request, CancellationToken cancellationToken)
+    public async Task<MailboxAuthorization> SetPasswordAsync(string tenant, PasswordSubmission request, CancellationToken cancellationToken)
     {
         var mailbox = await GetMailboxAsync(tenant, request.MailboxId, cancellationToken);
         if (mailbox.AuthKind != MailboxAuthKind.Password)
         {
-            throw MailGrpcException.FailedPrecondition(ErrorReasons.NotPasswordMailbox, $"Mailbox '{mailbox.Id}' does not use password auth.");
+            throw Failures.NotPasswordMailbox(mailbox.Id);
         }
 
         var password = request.Password;
         if (password.Length is 0 or > MaxPasswordLength || password.Any(char.IsControl))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidPassword, "password", $"password is required: 1-{MaxPasswordLength} characters without control characters.");
+            throw Failures.InvalidPassword(MaxPasswordLength);
         }
 
         if (!request.SkipVerification)
@@ -302,11 +278,7 @@ internal sealed partial class AuthorizationManager(
             var trial = new Pop3Credential(Pop3CredentialKind.Password, mailbox.Username, password, null);
             if (!await pop3.TryLoginOnceAsync(mailbox, trial, cancellationToken))
             {
-                throw new MailGrpcException(
-                    ErrorKind.FailedPrecondition,
-                    ErrorReasons.Pop3CredentialRefused,
-                    $"The POP3 server {mailbox.Host}:{mailbox.Port} refused this password for {mailbox.Username}; nothing was stored. Check the app password (and that POP3 is enabled for the account), or set skip_verification.",
-                    new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["username"] = mailbox.Username });
+                throw Failures.PasswordRefusedAtTrialLogin(mailbox);
             }
         }
 
@@ -318,16 +290,16 @@ internal sealed partial class AuthorizationManager(
         return ToStatus(updated, credential);
     }
 
-    public async Task<AuthorizationStatus> GetStatusAsync(string tenant, GetAuthorizationStatusRequest request, CancellationToken cancellationToken)
+    public async Task<MailboxAuthorization> GetStatusAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
     {
-        var mailbox = await GetMailboxAsync(tenant, request.MailboxId, cancellationToken);
+        var mailbox = await GetMailboxAsync(tenant, mailboxId, cancellationToken);
         var loaded = await credentials.GetAsync(tenant, mailbox.Id, cancellationToken);
         return ToStatus(mailbox, loaded?.Credential);
     }
 
-    public async Task<RevokeAuthorizationResponse> RevokeAsync(string tenant, RevokeAuthorizationRequest request, CancellationToken cancellationToken)
+    public async Task<AuthorizationRevocation> RevokeAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
     {
-        var mailbox = await GetMailboxAsync(tenant, request.MailboxId, cancellationToken);
+        var mailbox = await GetMailboxAsync(tenant, mailboxId, cancellationToken);
         LoadedCredential? loaded = null;
         try
         {
@@ -363,7 +335,7 @@ internal sealed partial class AuthorizationManager(
         await credentials.DeleteAsync(tenant, mailbox.Id, cancellationToken);
         var updated = await states.MarkPendingAsync(tenant, mailbox.Id, cancellationToken) ?? throw MailGrpcException.MailboxNotFound(mailbox.Id);
         LogRevoked(logger, tenant, mailbox.Id, revoked);
-        return new RevokeAuthorizationResponse { RevokedAtProvider = revoked, Status = ToStatus(updated, null) };
+        return new AuthorizationRevocation(revoked, ToStatus(updated, null));
     }
 
     private async Task<TokenGrant> CallProviderAsync(Func<CancellationToken, Task<TokenGrant>> call, CancellationToken cancellationToken)
@@ -378,7 +350,7 @@ internal sealed partial class AuthorizationManager(
         }
     }
 
-    private async Task<AuthorizationStatus> StoreGrantAsync(MailboxRecord mailbox, OAuthClient client, IOAuthProvider provider, TokenGrant grant, CredentialKind kind, CancellationToken cancellationToken)
+    private async Task<MailboxAuthorization> StoreGrantAsync(MailboxRecord mailbox, OAuthClient client, IOAuthProvider provider, TokenGrant grant, CredentialKind kind, CancellationToken cancellationToken)
     {
         string? account = null;
         if (kind == CredentialKind.Delegated)
@@ -388,7 +360,7 @@ internal sealed partial class AuthorizationManager(
             if (grant.RefreshToken is null && !grant.MsalHasRefreshToken && !client.Options.AllowAccessTokenOnly)
             {
                 await DiscardAsync(mailbox, client, provider, grant);
-                throw RefreshTokenNotIssued(client, grant);
+                throw Failures.RefreshTokenNotIssued(client, grant.ExpiresAt, grant.Scopes);
             }
         }
 
@@ -442,54 +414,23 @@ internal sealed partial class AuthorizationManager(
             }
 
             await DiscardAsync(mailbox, client, provider, grant);
-            throw new MailGrpcException(
-                ErrorKind.FailedPrecondition,
-                ErrorReasons.Pop3CredentialRefused,
-                $"The provider names no account for this grant, and the POP3 server refused its token for {mailbox.Username}: the person probably consented with another account. Nothing was stored; authorize again signed in as {mailbox.Username}.",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["expected_account"] = mailbox.Username });
+            throw Failures.GrantRefusedAtTrialLogin(mailbox.Id, mailbox.Username);
         }
 
         if (string.IsNullOrEmpty(identity.Value) || !identity.Verified)
         {
             await DiscardAsync(mailbox, client, provider, grant);
-            throw new MailGrpcException(
-                ErrorKind.FailedPrecondition,
-                ErrorReasons.IdentityUnavailable,
-                string.IsNullOrEmpty(identity.Value)
-                    ? $"The provider's {identity.Source} has no '{identity.Claim}' claim, so the consenting account cannot be compared with {mailbox.Username}. Nothing was stored; request the scope that releases it (e.g. `email`) or set MailGrpc:OAuthClients:{client.Name}:IdentityClaim."
-                    : $"The provider marks the address '{identity.Value}' as unverified, so it does not prove the account. Nothing was stored; verify the address at the provider.",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["claim"] = identity.Claim, ["expected_account"] = mailbox.Username });
+            throw Failures.IdentityUnavailable(mailbox.Id, mailbox.Username, client.Name, identity);
         }
 
         if (!string.Equals(identity.Value, mailbox.Username, StringComparison.OrdinalIgnoreCase))
         {
             await DiscardAsync(mailbox, client, provider, grant);
             var consented = identity.Value.Length > 320 ? identity.Value[..320] : identity.Value;
-            throw new MailGrpcException(
-                ErrorKind.PermissionDenied,
-                ErrorReasons.IdentityMismatch,
-                $"The authorization was given by account {consented}, but mailbox '{mailbox.Id}' is for {mailbox.Username}. Nothing was stored; the person must sign in at the provider as {mailbox.Username} and authorize again.",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["consented_account"] = consented, ["expected_account"] = mailbox.Username, ["claim"] = identity.Claim });
+            throw Failures.IdentityMismatch(mailbox.Id, mailbox.Username, consented, identity.Claim);
         }
 
         return identity.Value;
-    }
-
-    private static MailGrpcException RefreshTokenNotIssued(OAuthClient client, TokenGrant grant)
-    {
-        var fix = client.Options.Provider switch
-        {
-            OAuthProviderKind.Google => "At Google the refresh token comes with access_type=offline and prompt=consent (MailGrpc sends both unless PromptConsent is false); remove the app's earlier grant at https://myaccount.google.com/permissions and authorize again.",
-            OAuthProviderKind.Microsoft => "At Entra ID, the app registration needs the delegated permission offline_access.",
-            _ => client.Options.PromptConsent == false
-                ? $"PromptConsent is off for OAuth client '{client.Name}', and OpenID providers issue a refresh token only with prompt=consent; turn it on, or allow the client the refresh_token grant and the offline_access scope at the provider."
-                : $"At the provider, allow client '{client.Options.ClientId}' the refresh_token grant type and the offline_access scope (MailGrpc requested offline_access with prompt=consent).",
-        };
-        return new MailGrpcException(
-            ErrorKind.FailedPrecondition,
-            ErrorReasons.RefreshTokenNotIssued,
-            $"The provider issued no refresh token, so this mailbox would stop working when the access token expires ({grant.ExpiresAt:u}). Nothing was stored. {fix} Or set MailGrpc:OAuthClients:{client.Name}:AllowAccessTokenOnly=true to accept access until then.",
-            new Dictionary<string, string> { ["oauth_client"] = client.Name, ["granted_scopes"] = string.Join(' ', grant.Scopes) });
     }
 
     /// <summary>Revokes tokens that will not be stored (best effort), so a refused grant does not stay alive at the provider.</summary>
@@ -520,20 +461,20 @@ internal sealed partial class AuthorizationManager(
         {
             return configured.Count > 0
                 ? configured[0]
-                : throw MailGrpcException.FailedPrecondition(ErrorReasons.NoRedirectUri, $"The OAuth client '{client.Name}' has no RedirectUris configured.");
+                : throw Failures.NoRedirectUri(client.Name);
         }
 
         // Exact match only, as providers compare: no prefix, case or trailing-slash games.
         return configured.Contains(requested, StringComparer.Ordinal)
             ? requested
-            : throw MailGrpcException.InvalidArgument(ErrorReasons.RedirectUriNotAllowed, "redirect_uri", $"redirect_uri is not one of the OAuth client '{client.Name}''s configured RedirectUris.");
+            : throw Failures.RedirectUriNotAllowed(client.Name);
     }
 
     private static CallbackValues ParseCallback(string callbackUrl)
     {
         if (callbackUrl.Length > 16384 || !Uri.TryCreate(callbackUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidCallback, "callback_url", "callback_url must be the absolute http(s) URL the provider redirected to.");
+            throw Failures.InvalidCallback(Failures.CallbackProblem.UrlInvalid);
         }
 
         var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(uri.Query);
@@ -544,41 +485,31 @@ internal sealed partial class AuthorizationManager(
 
     private static string? NullIfEmpty(string value) => string.IsNullOrEmpty(value) ? null : value;
 
-    public static AuthorizationStatus ToStatus(MailboxRecord mailbox, StoredCredential? credential)
+    public static MailboxAuthorization ToStatus(MailboxRecord mailbox, StoredCredential? credential)
     {
-        var status = new AuthorizationStatus
+        var status = new MailboxAuthorization
         {
             MailboxId = mailbox.Id,
-            State = GrpcApi.MailboxProtoMapper.ToProto(mailbox.State),
+            State = mailbox.State,
             CredentialKind = credential?.Kind ?? CredentialKind.Unspecified,
             HasRefreshToken = credential?.HasRefreshToken ?? false,
-            LastErrorReason = mailbox.LastErrorReason ?? string.Empty,
-            LastErrorMessage = mailbox.LastErrorMessage ?? string.Empty,
-            Account = credential?.Account ?? string.Empty,
+            LastErrorReason = mailbox.LastErrorReason,
+            LastErrorMessage = mailbox.LastErrorMessage,
+            Account = credential?.Account,
         };
-        if (credential is { Kind: not CredentialKind.Password })
+        if (credential is not { Kind: not CredentialKind.Password })
         {
-            if (credential.AccessTokenExpiresAt is { } expires)
-            {
-                status.AccessTokenExpireTime = Timestamp.FromDateTimeOffset(expires);
-            }
-
-            if (credential.LastRefreshAt is { } refreshed)
-            {
-                status.LastRefreshTime = Timestamp.FromDateTimeOffset(refreshed);
-            }
-
-            status.GrantedScopes.AddRange(credential.Scopes);
-            if (credential.Kind == CredentialKind.Delegated && !credential.HasRefreshToken && credential.AccessTokenExpiresAt is { } ends)
-            {
-                status.AccessEndTime = Timestamp.FromDateTimeOffset(ends);
-            }
+            return status;
         }
 
-        return status;
+        return status with
+        {
+            AccessTokenExpiresAt = credential.AccessTokenExpiresAt,
+            LastRefreshAt = credential.LastRefreshAt,
+            GrantedScopes = credential.Scopes,
+            AccessEndsAt = credential.Kind == CredentialKind.Delegated && !credential.HasRefreshToken ? credential.AccessTokenExpiresAt : null,
+        };
     }
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     [GeneratedRegex("^[A-Za-z0-9_-]{16,128}$")]
     private static partial Regex StatePattern();
@@ -601,12 +532,3 @@ internal sealed partial class AuthorizationManager(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Revocation at the provider failed for {Tenant}/{MailboxId} ({ErrorType}); the tokens are forgotten anyway")]
     private static partial void LogRevokeFailed(ILogger logger, string tenant, string mailboxId, string errorType);
 }
-
-/// <summary>The values of an authorization callback (<c>iss</c> per RFC 9207; <c>error</c> when the provider refused).</summary>
-internal sealed record CallbackValues(string State, string Code, string? Iss, string? Error, string? ErrorDescription)
-{
-    public override string ToString() => "authorization callback";
-}
-
-/// <summary>A completed authorization-code flow: the status and the mailbox it was for (for the person's page).</summary>
-internal sealed record CompletedAuthorization(AuthorizationStatus Status, MailboxRecord Mailbox);

@@ -2,7 +2,6 @@ using MailGrpc.Server.Authorization.Providers;
 using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
-using MailGrpc.V1;
 
 namespace MailGrpc.Server.Authorization;
 

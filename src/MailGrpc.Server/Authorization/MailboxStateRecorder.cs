@@ -1,5 +1,7 @@
 using MailGrpc.Server.Mailboxes;
-using MailGrpc.V1;
+
+// Until Mailboxes.MailboxState (core, #12) replaces the proto enum on MailboxRecord; then this line goes.
+using MailboxState = MailGrpc.Server.Mailboxes.MailboxState;
 
 namespace MailGrpc.Server.Authorization;
 

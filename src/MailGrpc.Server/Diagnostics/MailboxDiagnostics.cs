@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
@@ -16,6 +17,7 @@ using MailGrpc.Server.Telemetry;
 using MailKit;
 using MailKit.Net.Pop3;
 using MailKit.Security;
+using StoredCredentialKind = MailGrpc.Server.Authorization.Secrets.CredentialKind;
 using TlsAuthenticationException = System.Security.Authentication.AuthenticationException;
 using Microsoft.Extensions.Options;
 
@@ -428,7 +430,7 @@ internal sealed partial class MailboxDiagnostics(
         try
         {
             var loaded = await credentials.GetAsync(mailbox.Tenant, mailbox.Id, cancellationToken);
-            return loaded?.Credential.Kind == MailGrpc.V1.CredentialKind.AppOnly;
+            return loaded?.Credential.Kind == StoredCredentialKind.AppOnly;
         }
         catch (MailGrpcException)
         {
@@ -517,9 +519,7 @@ internal sealed record AccessTokenClaims(DateTimeOffset? ExpiresAt, IReadOnlyLis
 
         try
         {
-            var payload = parts[1].Replace('-', '+').Replace('_', '/');
-            payload = payload.PadRight(payload.Length + ((4 - (payload.Length % 4)) % 4), '=');
-            using var json = JsonDocument.Parse(Convert.FromBase64String(payload));
+            using var json = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[1]));
             var root = json.RootElement;
             DateTimeOffset? exp = root.TryGetProperty("exp", out var e) && e.TryGetInt64(out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
             var scopes = (root.TryGetProperty("scp", out var scp) || root.TryGetProperty("scope", out scp)) && scp.ValueKind == JsonValueKind.String

@@ -5,6 +5,7 @@ using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
+using CredentialKind = MailGrpc.V1.CredentialKind;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using MailboxState = MailGrpc.V1.MailboxState;
@@ -149,7 +150,7 @@ public sealed class AuthorizationCodeFlowTests
         var id = await CreateMailboxAsync(host, _tenant);
         var begun = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
         var callback = await OAuthRig.FollowAsync(begun.AuthorizationUrl);
-        await Task.Delay(1300);
+        await Until.PassedAsync(begun.ExpireTime.ToDateTimeOffset());
         await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, "STATE_EXPIRED", async () => await auth.CompleteAuthorizationAsync(new CompleteAuthorizationRequest { CallbackUrl = callback.ToString() }));
         var status = await auth.GetAuthorizationStatusAsync(new GetAuthorizationStatusRequest { MailboxId = id });
         Assert.Equal(CredentialKind.Unspecified, status.Status.CredentialKind);

@@ -9,6 +9,7 @@ namespace MailGrpc.Tests.Authorization;
 /// docs/errors.md and the reasons the server uses, both ways: every <see cref="ErrorReasons"/> constant the code uses is
 /// documented, and every documented reason is one the code uses.
 /// </summary>
+[Trait("Layer", "Fast")]
 public sealed partial class ErrorReasonDocsTests
 {
     private static readonly Dictionary<string, string> Constants = typeof(ErrorReasons)

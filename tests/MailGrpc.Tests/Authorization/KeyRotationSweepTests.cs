@@ -6,6 +6,7 @@ using MailGrpc.Server.Storage;
 using MailGrpc.Tests.Authorization.Entra;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
+using CredentialKind = MailGrpc.V1.CredentialKind;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Identity.Client;
 

@@ -9,6 +9,7 @@ using MailboxState = MailGrpc.V1.MailboxState;
 namespace MailGrpc.Tests.Authorization;
 
 /// <summary>Passwords on the embedded store: set, status, the POP3 seam, refusal, and bad input that writes nothing.</summary>
+[Trait("Layer", "Fast")]
 public sealed class PasswordCredentialTests : IAsyncDisposable
 {
     private readonly TestTenant _tenant = TestTenant.Create("pw");

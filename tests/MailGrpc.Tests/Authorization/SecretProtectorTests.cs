@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Tests.Authorization;
 
+[Trait("Layer", "Fast")]
 public sealed class SecretProtectorTests
 {
     private static readonly string KeyA = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));

@@ -8,6 +8,7 @@ using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Storage;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
+using CredentialKind = MailGrpc.V1.CredentialKind;
 using Microsoft.Extensions.DependencyInjection;
 using MailboxState = MailGrpc.V1.MailboxState;
 
@@ -36,6 +37,10 @@ public sealed class TokenBrokerTests
         return settings;
     }
 
+    /// <summary>When the mailbox's held access token expires, as GetAuthorizationStatus says (reading it refreshes nothing).</summary>
+    private static async Task<DateTimeOffset> AccessExpiresAsync(AuthorizationService.AuthorizationServiceClient auth, string mailboxId) =>
+        (await auth.GetAuthorizationStatusAsync(new GetAuthorizationStatusRequest { MailboxId = mailboxId })).Status.AccessTokenExpireTime.ToDateTimeOffset();
+
     /// <summary>The server process's testing endpoint: the broker's credential for a mailbox (kind, expiry, fingerprint).</summary>
     internal static async Task<JsonObject> ProbeAsync(HttpClient http, string tenant, string mailboxId)
     {
@@ -53,8 +58,12 @@ public sealed class TokenBrokerTests
         await using var first = await ServerProcess.StartAsync(settings);
         await using var second = await ServerProcess.StartAsync(settings);
         var id = await AuthorizeAsync(first.Authorization(_tenant.ApiKey), first.Mailboxes(_tenant.ApiKey));
-        await Task.Delay(2300);
+        await Until.PassedAsync(await AccessExpiresAsync(first.Authorization(_tenant.ApiKey), id));
         Assert.Equal(0, (await OAuthRig.GrantCountAsync(clientId, "refresh_token")).Requests);
+
+        // The refreshed token lives long enough for all 200 requests, however slowly this machine serves them: a second
+        // refresh can then only mean that single-flight failed, not that the new token expired meanwhile.
+        await OAuthRig.ConfigureAsync(clientId, new() { ["accessTokenTtl"] = 3600 });
 
         using var http1 = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{first.WebPort}") };
         using var http2 = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{second.WebPort}") };
@@ -75,7 +84,7 @@ public sealed class TokenBrokerTests
         try
         {
             id = await AuthorizeAsync(first.Authorization(_tenant.ApiKey), first.Mailboxes(_tenant.ApiKey));
-            await Task.Delay(2300);
+            await Until.PassedAsync(await AccessExpiresAsync(first.Authorization(_tenant.ApiKey), id));
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{first.WebPort}") };
             await ProbeAsync(http, _tenant.Name, id);
             first.Kill();
@@ -87,7 +96,7 @@ public sealed class TokenBrokerTests
 
         Assert.Equal((1, 1), await OAuthRig.GrantCountAsync(clientId, "refresh_token"));
         await using var second = await ServerProcess.StartAsync(settings);
-        await Task.Delay(2300);
+        await Until.PassedAsync(await AccessExpiresAsync(second.Authorization(_tenant.ApiKey), id));
         using var http2 = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{second.WebPort}") };
         await ProbeAsync(http2, _tenant.Name, id);
 
@@ -104,7 +113,7 @@ public sealed class TokenBrokerTests
         await using var host = new MailGrpcTestHost(FastSettings(clientId, secret, _tenant));
         var id = await AuthorizeAsync(host.Authorization(_tenant.ApiKey), host.Mailboxes(_tenant.ApiKey));
         await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "invalid_grant" });
-        await Task.Delay(1200);
+        await Until.PassedAsync(await AccessExpiresAsync(host.Authorization(_tenant.ApiKey), id));
 
         var repository = host.Services.GetRequiredService<MailboxRepository>();
         var broker = host.Services.GetRequiredService<IMailboxCredentials>();
@@ -135,7 +144,7 @@ public sealed class TokenBrokerTests
         await using var host = new MailGrpcTestHost(FastSettings(clientId, secret, _tenant));
         var id = await AuthorizeAsync(host.Authorization(_tenant.ApiKey), host.Mailboxes(_tenant.ApiKey));
         await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = failure });
-        await Task.Delay(1200);
+        await Until.PassedAsync(await AccessExpiresAsync(host.Authorization(_tenant.ApiKey), id));
 
         var repository = host.Services.GetRequiredService<MailboxRepository>();
         var broker = host.Services.GetRequiredService<IMailboxCredentials>();
@@ -167,10 +176,7 @@ public sealed class TokenBrokerTests
         var mailbox = await repository.GetRequiredAsync(_tenant.Name, id, default);
         // The held access token lives 1 s: wait until the broker must refresh (a condition, not a fixed sleep).
         var loaded = await broker.GetAsync(mailbox, default);
-        while (DateTimeOffset.UtcNow < loaded.ExpiresAt)
-        {
-            await Task.Delay(50);
-        }
+        await Until.PassedAsync(loaded.ExpiresAt!.Value);
 
         var error = await Assert.ThrowsAsync<MailGrpcException>(() => broker.GetAsync(mailbox, default));
         Assert.Equal(ErrorKind.Unavailable, error.Kind);
@@ -178,12 +184,7 @@ public sealed class TokenBrokerTests
         Assert.Equal(MailGrpc.Server.Mailboxes.MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
 
         // The rig counts a request when it has answered it (3 s late): wait for the three attempts to be counted.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var requests = 0;
-        while (clock.Elapsed < TimeSpan.FromSeconds(30) && (requests = (await OAuthRig.GrantCountAsync(clientId, "refresh_token")).Requests) < 3)
-        {
-            await Task.Delay(100);
-        }
+        var requests = await Until.TrueAsync(async () => (await OAuthRig.GrantCountAsync(clientId, "refresh_token")).Requests, n => n >= 3, TimeSpan.FromSeconds(30));
 
         Assert.Equal(3, requests); // one try + two retries
         await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "none" });

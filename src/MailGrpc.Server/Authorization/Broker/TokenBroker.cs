@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using Grpc.Core;
 using MailGrpc.Server.Authorization.Providers;
 using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
@@ -8,8 +7,10 @@ using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Storage;
 using MailGrpc.Server.Telemetry;
-using MailGrpc.V1;
 using Microsoft.Extensions.Options;
+
+// Until Mailboxes.MailboxState (core, #12) replaces the proto enum on MailboxRecord; then this line goes.
+using MailboxState = MailGrpc.Server.Mailboxes.MailboxState;
 
 namespace MailGrpc.Server.Authorization.Broker;
 
@@ -71,13 +72,10 @@ internal sealed partial class TokenBroker(
 
     public async Task<Exception> GiveUpAfterRefusalAsync(MailboxRecord mailbox, string reason, string message, CancellationToken cancellationToken)
     {
+        var cause = ReauthorizationCause.LoginRefused(reason, message);
         metrics.TokenForgotten(mailbox.Tenant, mailbox.Id);
-        await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, reason, message, cancellationToken);
-        return new MailGrpcException(
-            ErrorKind.FailedPrecondition,
-            ErrorReasons.ReauthorizationRequired,
-            $"Mailbox '{mailbox.Id}' needs a new authorization: {message}",
-            new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = reason });
+        await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, cause.Reason, cause.Message, cancellationToken);
+        return Failures.ReauthorizationRequired(mailbox.Id, cause);
     }
 
     /// <summary>
@@ -156,7 +154,7 @@ internal sealed partial class TokenBroker(
         }
         catch (OperationCanceledException) when (overall.IsCancellationRequested)
         {
-            throw MailGrpcException.Unavailable(ErrorReasons.RefreshLockTimeout, $"The token of mailbox '{mailbox.Id}' could not be refreshed within {tokens.RefreshWait.TotalSeconds:0} s; retry later.");
+            throw Failures.RefreshLockTimeout(mailbox.Id, tokens.RefreshWait);
         }
     }
 
@@ -261,27 +259,18 @@ internal sealed partial class TokenBroker(
     /// <summary>Turns a provider failure into the caller's error; a dead grant also moves the mailbox to REAUTHORIZATION_REQUIRED.</summary>
     public async Task<MailGrpcException> ToMailGrpcErrorAsync(MailboxRecord mailbox, OAuthProviderException ex, CancellationToken cancellationToken)
     {
-        if (ex.Kind == OAuthFailureKind.InvalidGrant)
+        var cause = ex.Kind switch
         {
-            var message = ProviderMessage(ex);
-            await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, ErrorReasons.InvalidGrant, message, CancellationToken.None);
-            return new MailGrpcException(
-                ErrorKind.FailedPrecondition,
-                ErrorReasons.ReauthorizationRequired,
-                $"The provider refused the stored grant of mailbox '{mailbox.Id}' ({message}); authorize it again.",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = ErrorReasons.InvalidGrant, ["provider_error"] = ex.Error });
-        }
+            OAuthFailureKind.InvalidGrant => ReauthorizationCause.GrantRefused(ex.Error, ProviderMessage(ex)),
 
-        if (ex.Kind == OAuthFailureKind.NoRefreshToken)
-        {
             // Nothing was asked of the provider: say so, and no provider error.
-            var message = $"The access token expired and no refresh token is held ({ex.Description}); authorize the mailbox again.";
-            await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, ErrorReasons.NoRefreshToken, message, CancellationToken.None);
-            return new MailGrpcException(
-                ErrorKind.FailedPrecondition,
-                ErrorReasons.ReauthorizationRequired,
-                $"Mailbox '{mailbox.Id}': {message}",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = ErrorReasons.NoRefreshToken });
+            OAuthFailureKind.NoRefreshToken => ReauthorizationCause.NoRefreshToken(ex.Description),
+            _ => null,
+        };
+        if (cause is not null)
+        {
+            await states.MarkReauthorizationRequiredAsync(mailbox.Tenant, mailbox.Id, cause.Reason, cause.Message, CancellationToken.None);
+            return Failures.ReauthorizationRequired(mailbox.Id, cause);
         }
 
         return OAuthErrorMapping.Map(ex);
@@ -308,14 +297,10 @@ internal sealed partial class TokenBroker(
     {
         switch (mailbox.State)
         {
-            case Mailboxes.MailboxState.Disabled:
-                throw MailGrpcException.FailedPrecondition(ErrorReasons.MailboxDisabled, $"Mailbox '{mailbox.Id}' is disabled.");
-            case Mailboxes.MailboxState.ReauthorizationRequired:
-                throw new MailGrpcException(
-                    ErrorKind.FailedPrecondition,
-                    ErrorReasons.ReauthorizationRequired,
-                    $"Mailbox '{mailbox.Id}' needs a new authorization ({mailbox.LastErrorReason}).",
-                    new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["cause"] = mailbox.LastErrorReason ?? string.Empty });
+            case MailboxState.Disabled:
+                throw Failures.MailboxDisabled(mailbox.Id);
+            case MailboxState.ReauthorizationRequired:
+                throw Failures.ReauthorizationRequired(mailbox.Id, ReauthorizationCause.AlreadyRecorded(mailbox.LastErrorReason));
         }
     }
 
@@ -329,11 +314,7 @@ internal sealed partial class TokenBroker(
         };
         if (!matches)
         {
-            throw MailGrpcException.FailedPrecondition(
-                ErrorReasons.NotAuthorized,
-                mailbox.AuthKind == MailboxAuthKind.Password
-                    ? $"Mailbox '{mailbox.Id}' has no password; set one with SetMailboxPassword."
-                    : $"Mailbox '{mailbox.Id}' is not authorized; run an authorization flow first.");
+            throw Failures.NotAuthorized(mailbox.Id, mailbox.AuthKind == MailboxAuthKind.Password);
         }
 
         return loaded!;

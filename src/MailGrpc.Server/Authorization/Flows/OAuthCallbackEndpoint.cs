@@ -42,8 +42,8 @@ internal static partial class OAuthCallbackEndpoint
             var done = await manager.CompleteAsync(null, new CallbackValues(Single("state"), Single("code"), Optional("iss"), Optional("error"), Optional("error_description")), http.RequestAborted);
             var mailbox = done.Mailbox;
             var name = string.IsNullOrEmpty(mailbox.DisplayName) ? mailbox.Username : $"{mailbox.DisplayName} ({mailbox.Username})";
-            var ends = done.Status.AccessEndTime is { } end
-                ? $"<p>The provider gave no lasting access: the application can read this mailbox until <b>{end.ToDateTimeOffset():yyyy-MM-dd HH:mm} UTC</b>; after that someone has to sign in again.</p>"
+            var ends = done.Status.AccessEndsAt is { } end
+                ? $"<p>The provider gave no lasting access: the application can read this mailbox until <b>{end.ToUniversalTime():yyyy-MM-dd HH:mm} UTC</b>; after that someone has to sign in again.</p>"
                 : "<p>The application can now read this mailbox's mail, also while you are away; you do not need to sign in again.</p>";
             response.StatusCode = StatusCodes.Status200OK;
             await response.WriteAsync(Page(

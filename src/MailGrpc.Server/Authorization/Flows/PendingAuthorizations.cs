@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text.Json;
 using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
@@ -71,7 +72,7 @@ internal sealed class PendingAuthorizations(IStateStore store, SecretProtector p
 
     /// <summary>The name a state is stored under: base64url SHA-256, so Redis never holds a live state.</summary>
     public static string Hash(string state) =>
-        Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(state))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        Base64Url.EncodeToString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(state)));
 
     /// <summary>Puts a taken state back (the provider could not be reached, so the code may still be redeemable).</summary>
     public async Task RestoreAsync(string state, PendingAuthorization pending, CancellationToken cancellationToken)

@@ -12,12 +12,12 @@ internal sealed class OAuthClientRegistry(IOptionsMonitor<MailGrpcOptions> optio
     {
         if (mailbox.AuthKind != MailboxAuthKind.OAuth || string.IsNullOrEmpty(mailbox.OAuthClient))
         {
-            throw MailGrpcException.FailedPrecondition(ErrorReasons.NotOAuthMailbox, $"Mailbox '{mailbox.Id}' does not use OAuth.");
+            throw Failures.NotOAuthMailbox(mailbox.Id);
         }
 
         if (!options.CurrentValue.OAuthClients.TryGetValue(mailbox.OAuthClient, out var configured))
         {
-            throw MailGrpcException.FailedPrecondition(ErrorReasons.UnknownOAuthClient, $"The OAuth client '{mailbox.OAuthClient}' of mailbox '{mailbox.Id}' is no longer configured on the server.");
+            throw Failures.UnknownOAuthClient(mailbox.Id, mailbox.OAuthClient);
         }
 
         var provider = services.GetRequiredKeyedService<IOAuthProvider>(configured.Provider);

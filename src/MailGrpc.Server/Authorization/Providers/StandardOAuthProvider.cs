@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
@@ -8,7 +9,6 @@ using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
-using MailGrpc.V1;
 
 namespace MailGrpc.Server.Authorization.Providers;
 
@@ -360,9 +360,7 @@ internal sealed class StandardOAuthProvider(IHttpClientFactory httpClients, Time
         return IsGoogle(client) ? [GoogleMailScope, "openid", "email"] : ["openid", "email", "offline_access"];
     }
 
-    private static string CreateVerifier() => Base64Url(RandomNumberGenerator.GetBytes(32));
+    private static string CreateVerifier() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
-    private static string Challenge(string verifier) => Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    private static string Challenge(string verifier) => Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
 }

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using MailGrpc.V1;
 
 namespace MailGrpc.Server.Authorization.Secrets;
 

@@ -7,6 +7,7 @@ using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Storage;
 using MailGrpc.Tests.Infrastructure;
 using MailGrpc.V1;
+using CredentialKind = MailGrpc.V1.CredentialKind;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Identity.Client;
@@ -269,6 +270,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime, IDisposable
         _entra.RetryAfter = retryAfter ? TimeSpan.FromSeconds(3) : null;
 
         var error = await Assert.ThrowsAsync<MailGrpcException>(async () => await Broker.GetAsync(await MailboxAsync(id), default));
+        var answered = DateTimeOffset.UtcNow; // Entra's 503 (and its Retry-After) was received before this moment
         Assert.Equal(ErrorKind.Unavailable, error.Kind);
         Assert.Equal(ErrorReasons.ProviderUnavailable, error.Reason);
         Assert.Equal(expectedRequests, _entra.TokenRequests("refresh_token").Count); // one try + two broker retries; MSAL's own retry is off
@@ -282,7 +284,12 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime, IDisposable
         // Entra is back: the same refresh token works, no restart needed.
         _entra.FailGrant = null;
         _entra.AccessTokenLifetime = 3599;
-        await Task.Delay(retryAfter ? TimeSpan.FromSeconds(3.2) : TimeSpan.Zero);
+        if (retryAfter)
+        {
+            // MSAL throttles until Entra's Retry-After has passed; nothing else shows it.
+            await Until.PassedAsync(answered + TimeSpan.FromSeconds(3.2));
+        }
+
         var credential = await Broker.GetAsync(mailbox, default);
         Assert.True(credential.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(50));
     }

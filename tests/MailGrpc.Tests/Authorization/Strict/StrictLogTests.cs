@@ -50,10 +50,7 @@ public sealed partial class StrictLogTests
         for (var i = 0; i < 2; i++)
         {
             var expires = (await auth.GetAuthorizationStatusAsync(new GetAuthorizationStatusRequest { MailboxId = id })).Status.AccessTokenExpireTime.ToDateTimeOffset();
-            while (DateTimeOffset.UtcNow < expires.AddSeconds(-1))
-            {
-                await Task.Delay(100);
-            }
+            await Until.PassedAsync(expires.AddSeconds(-1));
 
             await server.Messages(tenant.ApiKey).ListMessagesAsync(new ListMessagesRequest { MailboxId = id });
         }

@@ -229,10 +229,7 @@ public sealed partial class StrictProviderTests
         {
             // Wait for the condition (the held access token is past its refresh point), then use the mailbox.
             var expires = (await StatusAsync(setup.Server, id)).AccessTokenExpireTime.ToDateTimeOffset();
-            while (DateTimeOffset.UtcNow < expires.AddSeconds(-1))
-            {
-                await Task.Delay(100);
-            }
+            await Until.PassedAsync(expires.AddSeconds(-1));
 
             await messages.ListMessagesAsync(new ListMessagesRequest { MailboxId = id });
             await messages.ListMessagesAsync(new ListMessagesRequest { MailboxId = id });
