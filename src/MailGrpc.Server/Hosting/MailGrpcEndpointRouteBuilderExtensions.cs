@@ -1,4 +1,5 @@
 using MailGrpc.Server.Authorization.Flows;
+using MailGrpc.Server.Callers;
 using MailGrpc.Server.GrpcApi;
 
 namespace MailGrpc.Server.Hosting;
@@ -8,10 +9,15 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
 {
     public static WebApplication MapMailGrpc(this WebApplication app)
     {
+        // Callers: the MailGrpc services require an authenticated caller (CallerPolicy); health, reflection, the OAuth
+        // callback and metrics stay open.
+        app.UseAuthentication();
+        app.UseAuthorization();
+
         app.MapMailGrpcOperations();
-        app.MapGrpcService<MailboxGrpcService>();
-        app.MapGrpcService<AuthorizationGrpcService>();
-        app.MapGrpcService<MessageGrpcService>();
+        app.MapGrpcService<MailboxGrpcService>().RequireAuthorization(CallerPolicy.Name);
+        app.MapGrpcService<AuthorizationGrpcService>().RequireAuthorization(CallerPolicy.Name);
+        app.MapGrpcService<MessageGrpcService>().RequireAuthorization(CallerPolicy.Name);
         app.MapOAuthCallback();
         app.MapTestingCredentialEndpoint(app.Environment);
         app.MapGrpcHealthChecksService();

@@ -24,19 +24,15 @@ internal static class MailGrpcServiceCollectionExtensions
         // Start-up: one line per configuration or binding error; each listening address labelled once bound.
         builder.Logging.AddStartupLogFilter();
         services.AddHostedService<StartupAnnouncement>();
-        services.AddOptions<MailGrpcOptions>()
-            .Bind(builder.Configuration.GetSection(MailGrpcOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MailGrpcOptions>, MailGrpcOptionsValidator>();
+        services.AddMailGrpcOptions(builder.Configuration);
 
         // Header limits large enough that an oversized API key is answered with a reason.
         builder.WebHost.ConfigureKestrel(options => RequestHeaderLimits.Apply(options.Limits));
 
-        // gRPC: errors are mapped by the outermost interceptor, so it also sees authentication failures.
+        // gRPC: errors are mapped by the outermost interceptor. Callers are authenticated before gRPC runs (Callers).
         services.AddGrpc(options =>
         {
             options.Interceptors.Add<ErrorInterceptor>();
-            options.Interceptors.Add<ApiKeyInterceptor>();
             options.EnableDetailedErrors = false;
         });
         services.AddMailGrpcReflection();
@@ -48,11 +44,9 @@ internal static class MailGrpcServiceCollectionExtensions
         services.RemoveAll(typeof(IServiceMethodProvider<>));
         services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(GuardedServiceMethodProvider<>));
 
-        // Callers.
-        services.AddSingleton<ApiKeyAuthenticator>();
-        services.AddSingleton<ApiKeyInterceptor>();
+        // Callers: ASP.NET Core authentication (API key → tenant claim) and authorization (CallerPolicy).
+        services.AddMailGrpcCallers();
         services.AddSingleton<ErrorInterceptor>();
-        services.AddHostedService<AnonymousModeGuard>();
 
         // State.
         services.AddStateStore();

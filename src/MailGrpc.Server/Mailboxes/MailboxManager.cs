@@ -16,7 +16,7 @@ internal sealed class MailboxManager(
     MailboxRepository repository,
     IStateStore store,
     HostGuard hostGuard,
-    IOptionsMonitor<MailGrpcOptions> options,
+    IOptions<OAuthClientsOptions> options,
     TimeProvider time,
     Authorization.GrantRevocation revocation)
 {
@@ -212,7 +212,7 @@ internal sealed class MailboxManager(
         {
             case V1.AuthMethod.MethodOneofCase.Oauth:
                 var name = method.Oauth.Client;
-                if (string.IsNullOrEmpty(name) || !options.CurrentValue.OAuthClients.TryGetValue(name, out var client))
+                if (string.IsNullOrEmpty(name) || !options.Value.OAuthClients.TryGetValue(name, out var client))
                 {
                     throw MailGrpcException.InvalidArgument(ErrorReasons.UnknownOAuthClient, "mailbox.auth_method.oauth.client", $"auth_method.oauth.client must name an OAuth client configured on the server (MailGrpc:OAuthClients:<name>).");
                 }
