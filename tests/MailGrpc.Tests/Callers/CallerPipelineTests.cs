@@ -12,18 +12,28 @@ namespace MailGrpc.Tests.Callers;
 /// open endpoints stay open.
 /// </summary>
 [Trait("Layer", "Fast")]
-public sealed class CallerPipelineTests : IAsyncDisposable
+public sealed class CallerPipelineTests(CallerPipelineTests.Server server) : IClassFixture<CallerPipelineTests.Server>
 {
-    private readonly TestTenant _alpha = TestTenant.Create("alpha");
-    private readonly TestTenant _beta = TestTenant.Create("beta");
-    private readonly MailGrpcTestHost _host;
+    private readonly TestTenant _alpha = server.Alpha;
+    private readonly TestTenant _beta = server.Beta;
+    private readonly MailGrpcTestHost _host = server.Host;
 
-    public CallerPipelineTests()
+    /// <summary>One in-process server for the class, with two tenants' keys.</summary>
+    public sealed class Server : IAsyncDisposable
     {
-        _host = new MailGrpcTestHost(MailGrpcTestHost.ApiKeySettings(_alpha, _beta));
-    }
+        public TestTenant Alpha { get; } = TestTenant.Create("alpha");
 
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
+        public TestTenant Beta { get; } = TestTenant.Create("beta");
+
+        public MailGrpcTestHost Host { get; }
+
+        public Server()
+        {
+            Host = new MailGrpcTestHost(MailGrpcTestHost.ApiKeySettings(Alpha, Beta));
+        }
+
+        public ValueTask DisposeAsync() => Host.DisposeAsync();
+    }
 
     [Fact]
     public async Task No_key_is_unauthenticated_api_key_missing_on_every_service_and_call_shape()
