@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using MailGrpc.Server.Authorization;
 using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Hosting;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Storage;
 using MailGrpc.V1;
@@ -29,7 +30,8 @@ var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Diction
 var services = new ServiceCollection();
 services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
 services.AddSingleton(TimeProvider.System);
-services.AddOptions<MailGrpcOptions>().Bind(configuration.GetSection(MailGrpcOptions.SectionName));
+services.AddSingleton<IConfiguration>(configuration);
+services.AddMailGrpcOptions(configuration);
 services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redisConfiguration + ",allowAdmin=true"));
 services.AddSingleton<IStateStore, RedisStateStore>();
 services.AddSingleton<MailboxRepository>();
@@ -45,7 +47,7 @@ var mailbox = new MailboxRecord
 await provider.GetRequiredService<MailboxRepository>().CreateAsync(mailbox, CancellationToken.None);
 await provider.GetRequiredService<CredentialStore>().PutAsync(tenant, mailbox.Id, new StoredCredential
 {
-    Kind = CredentialKind.Delegated, OAuthClient = "bench", AccessToken = "bench-access-token", RefreshToken = "bench-refresh-token",
+    Kind = MailGrpc.Server.Authorization.Secrets.CredentialKind.Delegated, OAuthClient = "bench", AccessToken = "bench-access-token", RefreshToken = "bench-refresh-token",
     AccessTokenExpiresAt = DateTimeOffset.UtcNow.AddHours(1), StoredAt = DateTimeOffset.UtcNow,
 }, "*", CancellationToken.None);
 

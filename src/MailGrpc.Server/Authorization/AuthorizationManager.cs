@@ -28,7 +28,7 @@ internal sealed partial class AuthorizationManager(
     OAuthClientRegistry clients,
     TokenBroker broker,
     MailboxStateRecorder states,
-    IOptionsMonitor<MailGrpcOptions> options,
+    IOptions<TokenOptions> options,
     TimeProvider time,
     MailGrpcMetrics metrics,
     Pop3.Pop3SessionFactory pop3,
@@ -54,7 +54,7 @@ internal sealed partial class AuthorizationManager(
         loginHint = string.IsNullOrEmpty(loginHint) ? mailbox.Username : loginHint;
         var state = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var url = await provider.CreateAuthorizationUrlAsync(client, mailbox, redirectUri, state, loginHint, cancellationToken);
-        var expiresAt = time.GetUtcNow() + options.CurrentValue.Tokens.PendingAuthorizationLifetime;
+        var expiresAt = time.GetUtcNow() + options.Value.PendingAuthorizationLifetime;
         await pending.StartAsync(state, new PendingAuthorization
         {
             Tenant = tenant,

@@ -20,7 +20,7 @@ internal static class AuthorizationServiceCollectionExtensions
     public static IServiceCollection AddMailGrpcAuthorization(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddSingleton<IValidateOptions<MailGrpcOptions>, EncryptionKeysValidator>();
+        services.AddSingleton<IValidateOptions<EncryptionOptions>, EncryptionKeysValidator>();
 
         // Secrets.
         services.AddSingleton<KeyRing>();
@@ -32,7 +32,7 @@ internal static class AuthorizationServiceCollectionExtensions
 
         // OAuth over HTTPS, trusting the extra CA when one is configured.
         services.AddSingleton<ExtraTrust>();
-        services.AddHttpClient(OAuthHttpClient, (sp, http) => http.Timeout = sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Tokens.ProviderTimeout)
+        services.AddHttpClient(OAuthHttpClient, (sp, http) => http.Timeout = sp.GetRequiredService<IOptions<TokenOptions>>().Value.ProviderTimeout)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<ExtraTrust>().CreateHttpHandler());
 
         // Flows and the broker.

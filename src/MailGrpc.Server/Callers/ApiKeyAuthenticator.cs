@@ -10,7 +10,7 @@ internal sealed class ApiKeyAuthenticator
 {
     private readonly (byte[] Hash, string Tenant)[] _keys;
 
-    public ApiKeyAuthenticator(IOptions<MailGrpcOptions> options)
+    public ApiKeyAuthenticator(IOptions<ApiKeysOptions> options)
     {
         _keys = options.Value.ApiKeys.Select(k => (Convert.FromHexString(k.KeyHash), k.Tenant)).ToArray();
     }

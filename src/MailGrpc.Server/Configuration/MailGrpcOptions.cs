@@ -3,8 +3,10 @@ using System.ComponentModel.DataAnnotations;
 namespace MailGrpc.Server.Configuration;
 
 /// <summary>
-/// The <c>MailGrpc</c> configuration section. Each concern owns a sub-section; docs/configuration.md lists every key and a
-/// test binds that document against these classes, so the reference cannot drift from the code.
+/// The whole <c>MailGrpc</c> configuration section, as one tree: docs/configuration.md lists every key and a test binds
+/// that document against these classes, so the reference cannot drift from the code. It is not injected: each concern
+/// owns a sub-section and takes only that options type (registered and validated one by one in
+/// <see cref="Hosting.OptionsServiceCollectionExtensions"/>; everything is read at start, see docs/configuration.md).
 /// </summary>
 internal sealed class MailGrpcOptions
 {
@@ -36,6 +38,8 @@ internal sealed class MailGrpcOptions
 
 internal sealed class RedisOptions
 {
+    public const string SectionName = "MailGrpc:Redis";
+
     /// <summary>A StackExchange.Redis configuration string; empty runs the embedded development store.</summary>
     public string? Configuration { get; set; }
 
@@ -67,6 +71,8 @@ internal sealed class ApiKeyOptions
 
 internal sealed class NetworkOptions
 {
+    public const string SectionName = "MailGrpc:Network";
+
     /// <summary>Allows POP3 hosts on loopback, private, link-local and metadata addresses (test rigs, on-premises servers).</summary>
     public bool AllowPrivateAddresses { get; set; }
 
@@ -74,11 +80,14 @@ internal sealed class NetworkOptions
     public List<string> AllowedHosts { get; set; } = [];
 
     /// <summary>How long registration waits for DNS when checking a host name; on time-out the check moves to connect time.</summary>
+    [PositiveTimeSpan("MailGrpc:Network:ResolveTimeout must be positive.")]
     public TimeSpan ResolveTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 internal sealed class TlsOptions
 {
+    public const string SectionName = "MailGrpc:Tls";
+
     /// <summary>A PEM file with an extra root CA trusted for POP3 TLS and the OAuth HTTP client.</summary>
     public string? ExtraTrustedCaFile { get; set; }
 }

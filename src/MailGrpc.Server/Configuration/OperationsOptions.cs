@@ -3,6 +3,8 @@ namespace MailGrpc.Server.Configuration;
 /// <summary>How the server stops: what a SIGTERM leaves running streams before the host gives up on them.</summary>
 internal sealed class ShutdownOptions
 {
+    public const string SectionName = "MailGrpc:Shutdown";
+
     /// <summary>
     /// How long running calls (streams in particular) may go on after a stop signal before they are cancelled.
     /// Keep it below the orchestrator's grace period (Kubernetes <c>terminationGracePeriodSeconds</c>).
@@ -13,6 +15,8 @@ internal sealed class ShutdownOptions
 /// <summary>Traces and metrics.</summary>
 internal sealed class TelemetryOptions
 {
+    public const string SectionName = "MailGrpc:Telemetry";
+
     /// <summary>The <c>service.name</c> resource attribute on every trace and metric.</summary>
     public string ServiceName { get; set; } = "mailgrpc";
 
@@ -26,6 +30,8 @@ internal sealed class TelemetryOptions
 /// <summary>DiagnoseMailbox's bounds (section <c>MailGrpc:Diagnostics</c>).</summary>
 internal sealed class DiagnosticsOptions
 {
+    public const string SectionName = "MailGrpc:Diagnostics";
+
     /// <summary>The whole diagnosis answers within this; steps not reached by then are reported as skipped.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(20);
 

@@ -3,6 +3,8 @@ namespace MailGrpc.Server.Configuration;
 /// <summary>POP3 session limits, memory bounds and the watch poller (section <c>MailGrpc:Pop3</c>).</summary>
 internal sealed class Pop3Options
 {
+    public const string SectionName = "MailGrpc:Pop3";
+
     /// <summary>The most a chunk frame may carry: the v1 contract promises at most 64 KiB.</summary>
     public const int MaxChunkSize = 64 * 1024;
 

@@ -3,6 +3,8 @@ namespace MailGrpc.Server.Configuration;
 /// <summary>How the token broker refreshes and guards tokens.</summary>
 internal sealed class TokenOptions
 {
+    public const string SectionName = "MailGrpc:Tokens";
+
     /// <summary>Refresh an access token when it expires within this margin.</summary>
     public TimeSpan RefreshMargin { get; set; } = TimeSpan.FromMinutes(5);
 

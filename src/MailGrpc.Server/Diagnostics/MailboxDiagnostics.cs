@@ -33,7 +33,8 @@ internal sealed partial class MailboxDiagnostics(
     HostGuard hostGuard,
     ExtraTrust extraTrust,
     IServiceProvider services,
-    IOptionsMonitor<MailGrpcOptions> options,
+    IOptions<DiagnosticsOptions> diagnosticsOptions,
+    IOptions<Pop3Options> pop3Options,
     MailGrpcMetrics metrics,
     TimeProvider time,
     ILogger<MailboxDiagnostics> logger)
@@ -52,7 +53,7 @@ internal sealed partial class MailboxDiagnostics(
         await using var run = new Run(mailbox, new HintContext(mailbox.Provider, Host: mailbox.Host));
 
         var steps = new List<DiagnosticStep>(Order.Length);
-        var bounds = options.CurrentValue.Diagnostics;
+        var bounds = diagnosticsOptions.Value;
 
         // The whole diagnosis is bounded, and so is each step: a silent port or a slow provider cannot hold the call.
         using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -140,7 +141,7 @@ internal sealed partial class MailboxDiagnostics(
         {
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(options.CurrentValue.Pop3.ConnectTimeout);
+            timeout.CancelAfter(pop3Options.Value.ConnectTimeout);
             try
             {
                 await socket.ConnectAsync(new IPEndPoint(address, run.Mailbox.Port), timeout.Token);
@@ -155,7 +156,7 @@ internal sealed partial class MailboxDiagnostics(
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 socket.Dispose();
-                return Failed(DiagnosticHints.ConnectTimeout, $"No answer from {address}:{run.Mailbox.Port} within {options.CurrentValue.Pop3.ConnectTimeout.TotalSeconds:0} s.", "A firewall drops the connection, or the port is wrong. POP3 is 995 (implicit TLS) or 110 (STARTTLS); allow egress to it.");
+                return Failed(DiagnosticHints.ConnectTimeout, $"No answer from {address}:{run.Mailbox.Port} within {pop3Options.Value.ConnectTimeout.TotalSeconds:0} s.", "A firewall drops the connection, or the port is wrong. POP3 is 995 (implicit TLS) or 110 (STARTTLS); allow egress to it.");
             }
         }
 
@@ -178,7 +179,7 @@ internal sealed partial class MailboxDiagnostics(
             {
                 transport = await Pop3SecurityProbe.ReadGreetingAsync(
                     network, (IPEndPoint)run.Socket!.RemoteEndPoint!, run.Mailbox.Host, where, security,
-                    options.CurrentValue.Pop3.GreetingTimeout, (_, certificate, chain, errors) => ValidateCertificate(certificate, chain, errors), cancellationToken);
+                    pop3Options.Value.GreetingTimeout, (_, certificate, chain, errors) => ValidateCertificate(certificate, chain, errors), cancellationToken);
             }
             catch (MailGrpcException e) when (e.Reason == ErrorReasons.Pop3SecurityMismatch)
             {
@@ -206,7 +207,7 @@ internal sealed partial class MailboxDiagnostics(
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.CurrentValue.Pop3.ConnectTimeout);
+        timeout.CancelAfter(pop3Options.Value.ConnectTimeout);
         if (security == Pop3Security.Starttls)
         {
             // STLS by hand: the greeting, then STLS, then the handshake on the same connection.
@@ -260,7 +261,7 @@ internal sealed partial class MailboxDiagnostics(
 
     private async Task<DiagnosticStep> CapaAsync(Run run, CancellationToken cancellationToken)
     {
-        var client = new Pop3Client(run.ServerReplies) { Timeout = (int)options.CurrentValue.Pop3.CommandTimeout.TotalMilliseconds };
+        var client = new Pop3Client(run.ServerReplies) { Timeout = (int)pop3Options.Value.CommandTimeout.TotalMilliseconds };
         run.Client = client;
         try
         {

@@ -17,13 +17,12 @@ internal static class GrpcApiServiceCollectionExtensions
 {
     public static IServiceCollection AddMailGrpcApi(this IServiceCollection services)
     {
-        // Interceptors, outermost first: errors are mapped by the outermost, so it also sees authentication failures; the
-        // log scope runs after authentication, so it has the tenant; innermost of all, streams see a cancellation token
+        // Interceptors, outermost first: errors are mapped by the outermost; callers were authenticated before gRPC runs
+        // (ASP.NET Core authentication, Callers/), so the log scope has the tenant; innermost of all, streams see a cancellation token
         // that also fires shortly before DrainTimeout (clean drains).
         services.AddGrpc(options =>
         {
             options.Interceptors.Add<ErrorInterceptor>();
-            options.Interceptors.Add<ApiKeyInterceptor>();
             options.Interceptors.Add<LogScopeInterceptor>();
             options.Interceptors.Add<DrainInterceptor>();
             options.EnableDetailedErrors = false;
@@ -47,9 +46,10 @@ internal static class GrpcApiServiceCollectionExtensions
 
     public static WebApplication MapMailGrpcApi(this WebApplication app)
     {
-        app.MapGrpcService<MailboxGrpcService>();
-        app.MapGrpcService<AuthorizationGrpcService>();
-        app.MapGrpcService<MessageGrpcService>();
+        // The MailGrpc services require an authenticated caller; health and reflection stay open.
+        app.MapGrpcService<MailboxGrpcService>().RequireAuthorization(CallerPolicy.Name);
+        app.MapGrpcService<AuthorizationGrpcService>().RequireAuthorization(CallerPolicy.Name);
+        app.MapGrpcService<MessageGrpcService>().RequireAuthorization(CallerPolicy.Name);
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

@@ -1,4 +1,5 @@
 using MailGrpc.Server.Authorization.Flows;
+using MailGrpc.Server.Callers;
 using MailGrpc.Server.GrpcApi;
 
 namespace MailGrpc.Server.Hosting;
@@ -8,6 +9,11 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
 {
     public static WebApplication MapMailGrpc(this WebApplication app)
     {
+        // Callers: the MailGrpc services require an authenticated caller (CallerPolicy); health, reflection, the OAuth
+        // callback and metrics stay open.
+        app.UseAuthentication();
+        app.UseAuthorization();
+
         app.MapMailGrpcOperations();
         app.MapMailGrpcApi();
         app.MapOAuthCallback();

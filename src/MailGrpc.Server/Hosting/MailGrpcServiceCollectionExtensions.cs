@@ -22,10 +22,7 @@ internal static class MailGrpcServiceCollectionExtensions
         // Start-up: one line per configuration or binding error; each listening address labelled once bound.
         builder.Logging.AddStartupLogFilter();
         services.AddHostedService<StartupAnnouncement>();
-        services.AddOptions<MailGrpcOptions>()
-            .Bind(builder.Configuration.GetSection(MailGrpcOptions.SectionName))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MailGrpcOptions>, MailGrpcOptionsValidator>();
+        services.AddMailGrpcOptions(builder.Configuration);
 
         // Header limits large enough that an oversized API key is answered with a reason.
         builder.WebHost.ConfigureKestrel(options => RequestHeaderLimits.Apply(options.Limits));
@@ -34,10 +31,8 @@ internal static class MailGrpcServiceCollectionExtensions
         services.AddMailGrpcApi();
         services.AddHealthChecks().AddCheck<StateStoreHealthCheck>("state-store");
 
-        // Callers.
-        services.AddSingleton<ApiKeyAuthenticator>();
-        services.AddSingleton<ApiKeyInterceptor>();
-        services.AddHostedService<AnonymousModeGuard>();
+        // Callers: ASP.NET Core authentication (API key → tenant claim) and authorization (CallerPolicy).
+        services.AddMailGrpcCallers();
 
         // State.
         services.AddStateStore();

@@ -29,7 +29,7 @@ internal static class OperationsServiceCollectionExtensions
         // Graceful shutdown: on SIGTERM Kestrel stops accepting, running calls (streams) get up to DrainTimeout to finish;
         // shortly before it, open streams end with UNAVAILABLE SERVER_DRAINING (ServerDrain; their finally blocks release
         // leases), and OpenTelemetry flushes as the host disposes it.
-        services.AddOptions<HostOptions>().Configure<IOptions<MailGrpcOptions>>((host, mailGrpc) => host.ShutdownTimeout = mailGrpc.Value.Shutdown.DrainTimeout);
+        services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) => host.ShutdownTimeout = shutdown.Value.DrainTimeout);
 
         return builder;
     }

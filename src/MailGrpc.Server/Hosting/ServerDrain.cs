@@ -10,7 +10,7 @@ namespace MailGrpc.Server.Hosting;
 /// and ends with UNAVAILABLE <c>SERVER_DRAINING</c> and a resume hint — a status
 /// clients retry on — instead of being reset by the host without one.
 /// </summary>
-internal sealed partial class ServerDrain(IHostApplicationLifetime lifetime, IOptions<MailGrpcOptions> options, TimeProvider time, ILogger<ServerDrain> logger) : IHostedService, IDisposable
+internal sealed partial class ServerDrain(IHostApplicationLifetime lifetime, IOptions<ShutdownOptions> options, TimeProvider time, ILogger<ServerDrain> logger) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _draining = new();
     private CancellationTokenRegistration _stopping;
@@ -20,13 +20,13 @@ internal sealed partial class ServerDrain(IHostApplicationLifetime lifetime, IOp
     public CancellationToken Token => _draining.Token;
 
     /// <summary>How long before the drain deadline streams are told to end: a quarter of it, at most 3 s.</summary>
-    public TimeSpan NoticeBefore => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(3).Ticks, options.Value.Shutdown.DrainTimeout.Ticks / 4));
+    public TimeSpan NoticeBefore => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(3).Ticks, options.Value.DrainTimeout.Ticks / 4));
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _stopping = lifetime.ApplicationStopping.Register(() =>
         {
-            var after = options.Value.Shutdown.DrainTimeout - NoticeBefore;
+            var after = options.Value.DrainTimeout - NoticeBefore;
             _timer = time.CreateTimer(_ => EndStreams(), null, after < TimeSpan.Zero ? TimeSpan.Zero : after, Timeout.InfiniteTimeSpan);
         });
         return Task.CompletedTask;

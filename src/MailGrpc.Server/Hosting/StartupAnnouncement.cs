@@ -16,7 +16,7 @@ internal sealed partial class StartupAnnouncement(
     IConfiguration configuration,
     IHostEnvironment environment,
     IHostApplicationLifetime lifetime,
-    IOptions<MailGrpcOptions> options,
+    IOptions<TelemetryOptions> options,
     ILogger<StartupAnnouncement> logger) : IHostedService
 {
     public const string WalkthroughPath = "docs/getting-started.md";
@@ -51,7 +51,7 @@ internal sealed partial class StartupAnnouncement(
                     LogWeb(logger, callback);
                     break;
                 case "Metrics":
-                    var scrape = url.TrimEnd('/') + options.Value.Telemetry.PrometheusPath;
+                    var scrape = url.TrimEnd('/') + options.Value.PrometheusPath;
                     LogMetrics(logger, scrape);
                     break;
                 default:

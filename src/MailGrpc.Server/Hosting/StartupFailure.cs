@@ -87,9 +87,12 @@ internal static partial class StartupFailure
             exception = aggregate.InnerExceptions[0];
         }
 
-        if (exception is AggregateException many && many.InnerExceptions.OfType<OptionsValidationException>().FirstOrDefault() is { } validation)
+        // Each options section is validated on its own (ValidateOnStart): every section's failures are reported together.
+        if (exception is AggregateException many && many.InnerExceptions.OfType<OptionsValidationException>().ToArray() is { Length: > 0 } validations)
         {
-            return validation;
+            return validations.Length == 1
+                ? validations[0]
+                : new OptionsValidationException(validations[0].OptionsName, validations[0].OptionsType, validations.SelectMany(v => v.Failures));
         }
 
         // The configuration binder wraps a conversion failure's cause; the outer message names the key.

@@ -15,7 +15,7 @@ internal sealed class MailboxManager(
     MailboxRepository repository,
     IStateStore store,
     HostGuard hostGuard,
-    IOptionsMonitor<MailGrpcOptions> options,
+    IOptions<OAuthClientsOptions> options,
     TimeProvider time,
     Authorization.GrantRevocation revocation)
 {
@@ -216,7 +216,7 @@ internal sealed class MailboxManager(
         {
             case OAuthAuthSpec oauth:
                 var name = oauth.Client;
-                if (string.IsNullOrEmpty(name) || !options.CurrentValue.OAuthClients.TryGetValue(name, out var client))
+                if (string.IsNullOrEmpty(name) || !options.Value.OAuthClients.TryGetValue(name, out var client))
                 {
                     throw Failures.UnknownOAuthClient();
                 }

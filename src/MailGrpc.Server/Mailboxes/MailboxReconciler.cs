@@ -31,14 +31,14 @@ internal sealed partial class MailboxReconciler : BackgroundService
 
     private readonly IStateStore _store;
     private readonly MailboxRepository _repository;
-    private readonly IOptionsMonitor<MailGrpcOptions> _options;
+    private readonly IOptions<RedisOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<MailboxReconciler> _logger;
     private readonly Counter<long> _repairs;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private string _cursor = string.Empty;
 
-    public MailboxReconciler(IStateStore store, MailboxRepository repository, IOptionsMonitor<MailGrpcOptions> options, TimeProvider time, IMeterFactory meters, ILogger<MailboxReconciler> logger)
+    public MailboxReconciler(IStateStore store, MailboxRepository repository, IOptions<RedisOptions> options, TimeProvider time, IMeterFactory meters, ILogger<MailboxReconciler> logger)
     {
         _store = store;
         _repository = repository;
@@ -87,7 +87,7 @@ internal sealed partial class MailboxReconciler : BackgroundService
         {
             try
             {
-                await Task.Delay(_options.CurrentValue.Redis.ReconcileInterval, _time, stoppingToken);
+                await Task.Delay(_options.Value.ReconcileInterval, _time, stoppingToken);
                 var result = await RunPassAsync(stoppingToken);
                 if (result.Repairs > 0)
                 {
@@ -108,7 +108,7 @@ internal sealed partial class MailboxReconciler : BackgroundService
 
     private async Task<ReconcileResult> RunPassLockedAsync(CancellationToken cancellationToken)
     {
-        var budget = Math.Max(10, _options.CurrentValue.Redis.ReconcileBatchSize);
+        var budget = Math.Max(10, _options.Value.ReconcileBatchSize);
         int examined = 0, indexAdded = 0, indexRemoved = 0, deletionsFinished = 0, orphansRemoved = 0;
         var seen = new HashSet<(string Tenant, string Id)>();
         var completed = false;

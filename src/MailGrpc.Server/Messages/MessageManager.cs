@@ -17,13 +17,13 @@ internal sealed partial class MessageManager(
     Pop3SessionFactory sessions,
     MessageStreamer streamer,
     ConsumerLedger ledger,
-    IOptions<MailGrpcOptions> options,
+    IOptions<Pop3Options> options,
     ILogger<MessageManager> logger)
 {
     public const int DefaultPageSize = 100;
     public const int MaxPageSize = 1000;
 
-    private Pop3Options Pop3 => options.Value.Pop3;
+    private Pop3Options Pop3 => options.Value;
 
     public async Task<V1.ListMessagesResponse> ListAsync(string tenant, V1.ListMessagesRequest request, CancellationToken cancellationToken)
     {

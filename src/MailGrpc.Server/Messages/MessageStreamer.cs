@@ -35,11 +35,11 @@ internal readonly record struct PlanItem(PlanKind Kind, Pop3Entry Entry);
 /// (<see cref="ByteBudget.FairShare"/>): a slow reader of large messages holds one message at a time.
 /// </para>
 /// </summary>
-internal sealed class MessageStreamer(ByteBudget budget, IOptions<MailGrpcOptions> options, MailGrpcMetrics metrics)
+internal sealed class MessageStreamer(ByteBudget budget, IOptions<Pop3Options> options, MailGrpcMetrics metrics)
 {
     private const int BatchesInFlight = 2;
 
-    private Pop3Options Pop3 => options.Value.Pop3;
+    private Pop3Options Pop3 => options.Value;
 
     /// <summary>Bytes one batch may span: small enough that many streams share the budget, never less than one message.</summary>
     private long BatchBytes => Math.Min(Pop3.PipelineBytes, Math.Clamp(budget.Capacity / 8, 1024 * 1024, 16L * 1024 * 1024));

@@ -23,7 +23,7 @@ internal sealed partial class WatchHub(
     Pop3SessionFactory sessions,
     ConsumerLedger ledger,
     ByteBudget budget,
-    IOptions<MailGrpcOptions> options,
+    IOptions<Pop3Options> options,
     MailGrpcMetrics metrics,
     ILogger<WatchHub> logger) : IDisposable
 {
@@ -32,7 +32,7 @@ internal sealed partial class WatchHub(
     private readonly Dictionary<string, Poller> _pollers = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger;
 
-    private Pop3Options Pop3 => options.Value.Pop3;
+    private Pop3Options Pop3 => options.Value;
 
     /// <summary>Runs one watch until the caller leaves. <paramref name="established"/> runs once the baseline is known.</summary>
     public async Task WatchAsync(string tenant, V1.WatchMessagesRequest request, Func<Task> established, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)

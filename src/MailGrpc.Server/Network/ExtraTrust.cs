@@ -14,8 +14,8 @@ internal sealed class ExtraTrust
 {
     private readonly X509Certificate2Collection _extraRoots;
 
-    public ExtraTrust(IOptions<MailGrpcOptions> options)
-        : this(options.Value.Tls.ExtraTrustedCaFile)
+    public ExtraTrust(IOptions<TlsOptions> options)
+        : this(options.Value.ExtraTrustedCaFile)
     {
     }
 

@@ -12,7 +12,7 @@ namespace MailGrpc.Server.Network;
 /// <c>MailGrpc:Network:AllowedHosts</c>. Checked when a mailbox is saved and again, on the resolved addresses, at every
 /// connect (DNS can change in between).
 /// </summary>
-internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
+internal sealed class HostGuard(IOptions<NetworkOptions> options)
 {
     /// <summary>
     /// Checks a host when a mailbox is saved. The host is normalized first (<see cref="HostNames"/>); localhost and the
@@ -38,7 +38,7 @@ internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
         else
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(options.CurrentValue.Network.ResolveTimeout);
+            timeout.CancelAfter(options.Value.ResolveTimeout);
             try
             {
                 addresses = await Dns.GetHostAddressesAsync(host, timeout.Token);
@@ -76,7 +76,7 @@ internal sealed class HostGuard(IOptionsMonitor<MailGrpcOptions> options)
 
     private bool IsExempt(string host)
     {
-        var network = options.CurrentValue.Network;
+        var network = options.Value;
         return network.AllowPrivateAddresses || network.AllowedHosts.Any(allowed => (HostNames.Normalize(allowed) ?? allowed) == host);
     }
 

@@ -23,8 +23,8 @@ internal sealed class ByteBudget
     private readonly MailGrpcMetrics? _metrics;
     private long _available;
 
-    public ByteBudget(IOptions<MailGrpcOptions> options, MailGrpcMetrics metrics)
-        : this(options.Value.Pop3.MemoryBudgetBytes, metrics)
+    public ByteBudget(IOptions<Pop3Options> options, MailGrpcMetrics metrics)
+        : this(options.Value.MemoryBudgetBytes, metrics)
     {
     }
 

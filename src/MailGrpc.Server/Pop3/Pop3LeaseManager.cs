@@ -13,7 +13,7 @@ namespace MailGrpc.Server.Pop3;
 /// before connecting, renewed while the session lives and released after it ends. A crashed holder frees it after
 /// <see cref="Pop3Options.LeaseTime"/>.
 /// </summary>
-internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<MailGrpcOptions> options, TimeProvider time, MailGrpcMetrics metrics, ILogger<Pop3LeaseManager> logger)
+internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<Pop3Options> options, TimeProvider time, MailGrpcMetrics metrics, ILogger<Pop3LeaseManager> logger)
 {
     private static readonly TimeSpan MinPoll = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
@@ -21,7 +21,7 @@ internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<MailG
     /// <summary>Takes the mailbox's lease, waiting up to <paramref name="wait"/> (default: LeaseWait); UNAVAILABLE MAILBOX_BUSY after that.</summary>
     public async Task<Pop3Lease> AcquireAsync(string tenant, string mailboxId, CancellationToken cancellationToken, TimeSpan? wait = null)
     {
-        var pop3 = options.Value.Pop3;
+        var pop3 = options.Value;
         var key = StoreKeys.Pop3Lease(tenant, mailboxId);
         var token = Encoding.ASCII.GetBytes($"{Environment.MachineName}:{Environment.ProcessId}:{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12))}");
         var deadline = time.GetUtcNow() + (wait ?? pop3.LeaseWait);

@@ -24,11 +24,11 @@ internal sealed partial class Pop3SessionFactory(
     IMailboxCredentials credentials,
     Pop3LeaseManager leases,
     ExtraTrust certificates,
-    IOptions<MailGrpcOptions> options,
+    IOptions<Pop3Options> options,
     MailGrpcMetrics metrics,
     ILogger<Pop3SessionFactory> logger)
 {
-    private Pop3Options Pop3 => options.Value.Pop3;
+    private Pop3Options Pop3 => options.Value;
 
     /// <summary>Takes the mailbox's lease and opens a session under it. The session releases the lease when disposed.</summary>
     public async Task<Pop3Session> OpenAsync(MailboxRecord mailbox, CancellationToken cancellationToken, TimeSpan? leaseWait = null)

@@ -14,18 +14,18 @@ internal static partial class StorageServiceCollectionExtensions
     {
         services.AddSingleton<IConnectionMultiplexer>(sp =>
         {
-            var configuration = sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Redis.Configuration;
+            var configuration = sp.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration;
             var options = ConfigurationOptions.Parse(configuration!);
             // Keep retrying in the background so the server comes up (NOT_SERVING) before Redis does.
             options.AbortOnConnectFail = false;
             return ConnectionMultiplexer.Connect(options);
         });
         services.AddSingleton<IStateStore>(sp =>
-            string.IsNullOrWhiteSpace(sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Redis.Configuration)
+            string.IsNullOrWhiteSpace(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration)
                 ? new InMemoryStateStore(sp.GetRequiredService<TimeProvider>())
                 : new RedisStateStore(
                     sp.GetRequiredService<IConnectionMultiplexer>(),
-                    sp.GetRequiredService<IOptions<MailGrpcOptions>>().Value.Redis,
+                    sp.GetRequiredService<IOptions<RedisOptions>>().Value,
                     sp.GetRequiredService<ILogger<RedisStateStore>>()));
         services.AddHostedService<StoreAnnouncement>();
         return services;

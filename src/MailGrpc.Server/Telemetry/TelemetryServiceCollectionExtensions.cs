@@ -18,7 +18,7 @@ internal static partial class TelemetryServiceCollectionExtensions
 
     public static WebApplicationBuilder AddMailGrpcTelemetry(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection($"{MailGrpcOptions.SectionName}:Telemetry").Get<TelemetryOptions>() ?? new TelemetryOptions();
+        var options = builder.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
         builder.Services.AddSingleton<MailGrpcMetrics>();
         var metricsPort = PortOf(builder.Configuration[$"Kestrel:Endpoints:{MetricsEndpointName}:Url"]);
 
@@ -52,7 +52,7 @@ internal static partial class TelemetryServiceCollectionExtensions
     /// <summary>Serves the scrape path only on the <c>Metrics</c> endpoint's port, so callers of the gRPC port never see it.</summary>
     public static WebApplication MapMailGrpcTelemetry(this WebApplication app)
     {
-        var options = app.Configuration.GetSection($"{MailGrpcOptions.SectionName}:Telemetry").Get<TelemetryOptions>() ?? new TelemetryOptions();
+        var options = app.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
         var port = PortOf(app.Configuration[$"Kestrel:Endpoints:{MetricsEndpointName}:Url"]);
         if (port is null)
         {

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using MailGrpc.Server.Authorization.Secrets;
 using MailGrpc.Server.Configuration;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Tests.Authorization;
@@ -14,13 +15,13 @@ public sealed class SecretProtectorTests
 
     private static SecretProtector Protector(string active, params (string Id, string Key)[] keys)
     {
-        var options = new MailGrpcOptions();
+        var options = new EncryptionOptions();
         foreach (var (id, key) in keys)
         {
-            options.Encryption.Keys[id] = key;
+            options.Keys[id] = key;
         }
 
-        options.Encryption.ActiveKeyId = active;
+        options.ActiveKeyId = active;
         return new SecretProtector(new KeyRing(Options.Create(options)));
     }
 
@@ -85,7 +86,7 @@ public sealed class SecretProtectorTests
     [Fact]
     public void Without_keys_an_ephemeral_key_is_made_up()
     {
-        var ring = new KeyRing(Options.Create(new MailGrpcOptions()));
+        var ring = new KeyRing(Options.Create(new EncryptionOptions()));
         Assert.True(ring.IsEphemeral);
         Assert.StartsWith("ephemeral-", ring.ActiveKeyId, StringComparison.Ordinal);
     }
@@ -93,13 +94,14 @@ public sealed class SecretProtectorTests
     [Fact]
     public void Redis_without_a_key_fails_validation()
     {
-        var options = new MailGrpcOptions { Redis = { Configuration = "127.0.0.1:1" } };
-        Assert.True(new EncryptionKeysValidator().Validate(null, options).Failed);
+        var redis = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["MailGrpc:Redis:Configuration"] = "127.0.0.1:1" }).Build();
+        var options = new EncryptionOptions();
+        Assert.True(new EncryptionKeysValidator(redis).Validate(null, options).Failed);
 
-        options.Encryption.Keys["k1"] = KeyA;
-        Assert.True(new EncryptionKeysValidator().Validate(null, options).Succeeded);
+        options.Keys["k1"] = KeyA;
+        Assert.True(new EncryptionKeysValidator(redis).Validate(null, options).Succeeded);
 
-        options.Encryption.Keys["k2"] = KeyB;
-        Assert.True(new EncryptionKeysValidator().Validate(null, options).Failed);
+        options.Keys["k2"] = KeyB;
+        Assert.True(new EncryptionKeysValidator(redis).Validate(null, options).Failed);
     }
 }

@@ -4,6 +4,7 @@ using MailGrpc.Tests.Infrastructure;
 namespace MailGrpc.Tests.Deployment;
 
 /// <summary>docs/configuration.md and the options classes name the same keys.</summary>
+[Trait("Layer", "Fast")]
 public sealed partial class ConfigurationReferenceTests
 {
     private static readonly string Document = File.ReadAllText(Path.Combine(RepoPaths.Root, "docs", "configuration.md"));

@@ -4,6 +4,7 @@ using static MailGrpc.Tests.Deployment.DeploymentManifests;
 namespace MailGrpc.Tests.Deployment;
 
 /// <summary>The Kubernetes manifests avoid the traps an operator falls into: overwritten Secrets, mass eviction, a blocked Redis port.</summary>
+[Trait("Layer", "Fast")]
 public sealed class KubernetesSafetyTests
 {
     [Fact]

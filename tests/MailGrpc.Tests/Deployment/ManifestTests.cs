@@ -5,6 +5,7 @@ using static MailGrpc.Tests.Deployment.DeploymentManifests;
 namespace MailGrpc.Tests.Deployment;
 
 /// <summary>The files in deploy/ parse, and every configuration key they set is one the server binds.</summary>
+[Trait("Layer", "Fast")]
 public sealed class ManifestTests
 {
     [Fact]

@@ -8,6 +8,8 @@ using MailGrpc.V1;
 using Microsoft.Extensions.DependencyInjection;
 using Status = Google.Rpc.Status;
 
+using MailGrpc.Tests.Infrastructure;
+
 namespace MailGrpc.Tests.Mailboxes;
 
 /// <summary>
@@ -23,12 +25,7 @@ public sealed class MailboxGrpcServiceTests : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _core.DisposeAsync();
 
-    private static TestServerCallContext Call()
-    {
-        var context = TestServerCallContext.Create();
-        CallerTenant.Set(context, CoreServices.Tenant);
-        return context;
-    }
+    private static TestServerCallContext Call() => TestServerCallContext.ForTenant(CoreServices.Tenant);
 
     [Fact]
     public async Task Create_returns_the_resource_with_defaults_and_get_returns_the_same()

@@ -25,14 +25,14 @@ internal sealed partial class TokenBroker(
     IStateStore store,
     OAuthClientRegistry clients,
     MailboxStateRecorder states,
-    IOptionsMonitor<MailGrpcOptions> options,
+    IOptions<TokenOptions> options,
     TimeProvider time,
     MailGrpcMetrics metrics,
     ILogger<TokenBroker> logger) : IMailboxCredentials
 {
     private readonly ConcurrentDictionary<string, Task<LoadedCredential>> _inflight = new(StringComparer.Ordinal);
 
-    private TokenOptions Tokens => options.CurrentValue.Tokens;
+    private TokenOptions Tokens => options.Value;
 
     public async Task<Pop3Credential> GetAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
     {

@@ -13,14 +13,14 @@ namespace MailGrpc.Server.Authorization.Flows;
 /// secret), with a TTL. A redeemed state is replaced by a tombstone until the TTL ends, so a replay is reported as such
 /// rather than as an unknown state; an expired one is still readable for the same grace period.
 /// </summary>
-internal sealed class PendingAuthorizations(IStateStore store, SecretProtector protector, IOptionsMonitor<MailGrpcOptions> options, TimeProvider time)
+internal sealed class PendingAuthorizations(IStateStore store, SecretProtector protector, IOptions<TokenOptions> options, TimeProvider time)
 {
     /// <summary>How long a used or expired state is remembered after its lifetime.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromHours(1);
 
     public async Task<PendingAuthorization> StartAsync(string state, PendingAuthorization pending, CancellationToken cancellationToken)
     {
-        var lifetime = options.CurrentValue.Tokens.PendingAuthorizationLifetime;
+        var lifetime = options.Value.PendingAuthorizationLifetime;
         await store.SetAsync(StoreKeys.PendingAuthorization(Hash(state)), Encrypt(state, pending), lifetime + Grace, cancellationToken);
         await store.SetAddAsync(StoreKeys.PendingStates(pending.Tenant, pending.MailboxId), [Hash(state)], cancellationToken);
         return pending;

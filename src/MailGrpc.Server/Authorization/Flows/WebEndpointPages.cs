@@ -40,7 +40,7 @@ internal static class WebEndpointPages
 /// At start: a configured RedirectUri whose host and port are this server's Web endpoint but whose path is not the
 /// callback path would land people on the unknown-path page after consent. Warns, naming the path that is served.
 /// </summary>
-internal sealed partial class RedirectUriCheck(IOptions<MailGrpcOptions> options, IConfiguration configuration, ILogger<RedirectUriCheck> logger) : IHostedService
+internal sealed partial class RedirectUriCheck(IOptions<OAuthClientsOptions> options, IConfiguration configuration, ILogger<RedirectUriCheck> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {

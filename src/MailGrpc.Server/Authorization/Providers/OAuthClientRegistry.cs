@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace MailGrpc.Server.Authorization.Providers;
 
 /// <summary>Finds a mailbox's configured OAuth client and the provider that speaks to it.</summary>
-internal sealed class OAuthClientRegistry(IOptionsMonitor<MailGrpcOptions> options, IServiceProvider services)
+internal sealed class OAuthClientRegistry(IOptions<OAuthClientsOptions> options, IServiceProvider services)
 {
     public (OAuthClient Client, IOAuthProvider Provider) For(MailboxRecord mailbox)
     {
@@ -15,7 +15,7 @@ internal sealed class OAuthClientRegistry(IOptionsMonitor<MailGrpcOptions> optio
             throw Failures.NotOAuthMailbox(mailbox.Id);
         }
 
-        if (!options.CurrentValue.OAuthClients.TryGetValue(mailbox.OAuthClient, out var configured))
+        if (!options.Value.OAuthClients.TryGetValue(mailbox.OAuthClient, out var configured))
         {
             throw Failures.UnknownOAuthClient(mailbox.Id, mailbox.OAuthClient);
         }

@@ -7,12 +7,12 @@ namespace MailGrpc.Server.Authorization.Secrets;
 /// Refuses to start with Redis configured but no encryption key (secrets written under an ephemeral key would be lost at
 /// the next restart and unreadable by other replicas), and with several keys but no <c>ActiveKeyId</c>.
 /// </summary>
-internal sealed class EncryptionKeysValidator : IValidateOptions<MailGrpcOptions>
+internal sealed class EncryptionKeysValidator(IConfiguration configuration) : IValidateOptions<EncryptionOptions>
 {
-    public ValidateOptionsResult Validate(string? name, MailGrpcOptions options)
+    public ValidateOptionsResult Validate(string? name, EncryptionOptions options)
     {
-        var encryption = options.Encryption;
-        if (encryption.Keys.Count == 0 && !string.IsNullOrWhiteSpace(options.Redis.Configuration))
+        var encryption = options;
+        if (encryption.Keys.Count == 0 && !string.IsNullOrWhiteSpace(configuration[$"{RedisOptions.SectionName}:Configuration"]))
         {
             return ValidateOptionsResult.Fail(
                 "MailGrpc:Encryption:Keys is empty but MailGrpc:Redis:Configuration is set (secrets in Redis need a key that outlives the process). " +

@@ -13,9 +13,9 @@ internal sealed class KeyRing
 {
     private readonly Dictionary<string, byte[]> _keys;
 
-    public KeyRing(IOptions<MailGrpcOptions> options)
+    public KeyRing(IOptions<EncryptionOptions> options)
     {
-        var encryption = options.Value.Encryption;
+        var encryption = options.Value;
         _keys = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var (id, key) in encryption.Keys)
         {

@@ -22,7 +22,7 @@ internal sealed partial class ReencryptionSweep(
     IStateStore store,
     CredentialStore credentials,
     SecretProtector protector,
-    IOptions<MailGrpcOptions> options,
+    IOptions<EncryptionOptions> options,
     ILogger<ReencryptionSweep> logger) : BackgroundService
 {
     private const string KeyPrefix = "mailgrpc:{mbx:";
@@ -33,9 +33,9 @@ internal sealed partial class ReencryptionSweep(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!options.Value.Encryption.ReencryptOnStart || store.IsEmbedded)
+        if (!options.Value.ReencryptOnStart || store.IsEmbedded)
         {
-            if (options.Value.Encryption.ReencryptOnStart)
+            if (options.Value.ReencryptOnStart)
             {
                 LogEmbedded(logger);
             }

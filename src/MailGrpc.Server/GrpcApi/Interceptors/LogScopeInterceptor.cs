@@ -2,7 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using MailGrpc.Server.Callers;
+using MailGrpc.Server.GrpcApi;
 
 namespace MailGrpc.Server.GrpcApi.Interceptors;
 

@@ -7,6 +7,8 @@ using MailGrpc.V1;
 using Microsoft.Extensions.DependencyInjection;
 using StoredKind = MailGrpc.Server.Authorization.Secrets.CredentialKind;
 
+using MailGrpc.Tests.Infrastructure;
+
 namespace MailGrpc.Tests.Authorization.Fast;
 
 /// <summary>
@@ -23,12 +25,7 @@ public sealed class AuthorizationGrpcServiceFastTests : IAsyncDisposable
 
     private AuthorizationGrpcService Service => ActivatorUtilities.CreateInstance<AuthorizationGrpcService>(_core.Services);
 
-    private static TestServerCallContext Call()
-    {
-        var context = TestServerCallContext.Create();
-        CallerTenant.Set(context, Tenant);
-        return context;
-    }
+    private static TestServerCallContext Call() => TestServerCallContext.ForTenant(Tenant);
 
     [Fact]
     public async Task Begin_and_complete_answer_the_proto_messages_with_every_status_field()
@@ -146,61 +143,5 @@ public sealed class AuthorizationGrpcServiceFastTests : IAsyncDisposable
             Written.Add(message);
             return Task.CompletedTask;
         }
-    }
-}
-
-/// <summary>A <see cref="ServerCallContext"/> for calling a service method directly, as in grpc-dotnet's unit-test examples.</summary>
-internal sealed class TestServerCallContext : ServerCallContext
-{
-    private readonly Metadata _requestHeaders;
-    private readonly CancellationToken _cancellationToken;
-    private readonly Metadata _responseTrailers = [];
-    private readonly Dictionary<object, object> _userState = [];
-    private WriteOptions? _writeOptions;
-
-    private TestServerCallContext(Metadata requestHeaders, CancellationToken cancellationToken)
-    {
-        _requestHeaders = requestHeaders;
-        _cancellationToken = cancellationToken;
-    }
-
-    public static TestServerCallContext Create(Metadata? requestHeaders = null, CancellationToken cancellationToken = default) =>
-        new(requestHeaders ?? [], cancellationToken);
-
-    public Metadata? ResponseHeaders { get; private set; }
-
-    protected override string MethodCore => "MethodName";
-
-    protected override string HostCore => "HostName";
-
-    protected override string PeerCore => "PeerName";
-
-    protected override DateTime DeadlineCore => DateTime.MaxValue;
-
-    protected override Metadata RequestHeadersCore => _requestHeaders;
-
-    protected override CancellationToken CancellationTokenCore => _cancellationToken;
-
-    protected override Metadata ResponseTrailersCore => _responseTrailers;
-
-    protected override Status StatusCore { get; set; }
-
-    protected override WriteOptions? WriteOptionsCore { get => _writeOptions; set => _writeOptions = value; }
-
-    protected override AuthContext AuthContextCore => new(null, []);
-
-    protected override IDictionary<object, object> UserStateCore => _userState;
-
-    protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
-
-    protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders)
-    {
-        if (ResponseHeaders is not null)
-        {
-            throw new InvalidOperationException("Response headers have already been written.");
-        }
-
-        ResponseHeaders = responseHeaders;
-        return Task.CompletedTask;
     }
 }

@@ -1,6 +1,8 @@
 using Grpc.Core;
+using MailGrpc.Server.Callers;
+using Microsoft.AspNetCore.Http;
 
-namespace MailGrpc.Tests.Mailboxes;
+namespace MailGrpc.Tests.Infrastructure;
 
 /// <summary>
 /// A <see cref="ServerCallContext"/> for calling a gRPC service's methods directly, without a server (grpc-dotnet's Tester
@@ -18,6 +20,17 @@ public sealed class TestServerCallContext : ServerCallContext
 
     public static TestServerCallContext Create(string method = "/mailgrpc.v1.MailboxService/Test", CancellationToken cancellationToken = default) =>
         new(method, cancellationToken);
+
+    /// <summary>
+    /// A call by an authenticated caller of <paramref name="tenant"/>: the principal ASP.NET Core authentication would have
+    /// put on the request (grpc-dotnet's <c>GetHttpContext()</c> reads the <c>__HttpContext</c> user state outside a server).
+    /// </summary>
+    public static TestServerCallContext ForTenant(string tenant, string method = "/mailgrpc.v1.MailboxService/Test", CancellationToken cancellationToken = default)
+    {
+        var context = new TestServerCallContext(method, cancellationToken);
+        context.UserState["__HttpContext"] = new DefaultHttpContext { User = CallerClaims.Principal(tenant, "test") };
+        return context;
+    }
 
     protected override string MethodCore { get; }
 
