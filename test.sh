@@ -2,11 +2,37 @@
 # MailGrpc's whole test suite, as CI runs it: installs and starts the test rig (Redis, OAuth2/OIDC server, Dovecot POP3
 # on 127.0.0.1), checks the protos with buf, builds with warnings as errors, publishes the server as native AOT (what
 # ships), runs every .NET test (process tests on the AOT server), the client SDK checks and smoke tests, then stops
-# what it started. Ends with one line "N passed, N failed"; exits non-zero on any failure.
+# what it started. Ends with one line "N passed, N failed"; exits non-zero on any failure. `./test.sh --fast` runs only the
+# rig-free tests (the inner loop, below).
 set -uo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# ./test.sh --fast: the inner loop. Builds the test project and runs every rig-free test (xunit trait Layer=Fast: no
+# Redis, Dovecot, OAuth server or server process; in-process sockets only) with no rig started and no AOT publish.
+# Ends with "N passed, N failed" like the full run; docs/testing.md says what each layer holds and how long it takes.
+if [[ ${1:-} == --fast ]]; then
+  results="$root/artifacts/test-results-fast"
+  rm -rf "$results" && mkdir -p "$results"
+  fast_configuration="${CONFIGURATION:-Debug}"
+  start=$SECONDS
+  # Warnings are errors through Directory.Build.props; no -warnaserror here, which would also fail an offline restore
+  # (NU1900: no vulnerability data without network).
+  if ! dotnet build tests/MailGrpc.Tests -c "$fast_configuration" -nologo -v q; then echo "0 passed, 1 failed"; exit 1; fi
+  built=$SECONDS
+  dotnet test tests/MailGrpc.Tests -c "$fast_configuration" --no-build --nologo --filter "Layer=Fast" \
+    --logger "trx;LogFileName=fast.trx" --results-directory "$results" 2>&1 | tee "$results/dotnet-test.log"
+  counters="$(grep -o '<Counters [^>]*>' "$results/fast.trx" 2>/dev/null | head -n 1)"
+  p="$(grep -oE 'passed="[0-9]+"' <<<"$counters" | grep -oE '[0-9]+')"
+  f="$(grep -oE ' failed="[0-9]+"' <<<"$counters" | grep -oE '[0-9]+')"
+  [ -n "$counters" ] || f=1
+  echo "fast layer: build $((built - start)) s, tests $((SECONDS - built)) s"
+  echo "${p:-0} passed, ${f:-0} failed"
+  [ "${f:-0}" -eq 0 ]
+  exit
+fi
+
 configuration="${CONFIGURATION:-Release}"
 results="$root/artifacts/test-results"
 rm -rf "$results" && mkdir -p "$results"

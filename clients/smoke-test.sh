@@ -44,7 +44,7 @@ finish() {
   fi
   local user
   for user in "${seeded_users[@]}"; do
-    "$PYTHON" "$CLIENTS_DIR/smoke/seed_mailbox.py" remove "$MAIL_ROOT" "$MAIL_UID" "$MAIL_GID" "$PASSWD_FILE" "$PASSWD_LOCK" "$user" >/dev/null 2>&1 || true
+    "$PYTHON" "$CLIENTS_DIR/smoke/seed_mailbox.py" remove "$MAIL_ROOT" "$MAIL_UID" "$MAIL_GID" "$user" >/dev/null 2>&1 || true
   done
   echo
   printf '%s\n' "${results[@]}"
@@ -87,7 +87,7 @@ fi
 while IFS='=' read -r key value; do
   [[ $key =~ ^[A-Z0-9_]+$ ]] && printf -v "$key" '%s' "$value"
 done <"$work/rig.env"
-for key in REDIS POP3_HOST POP3_PORT POP3S_PORT CA_FILE MAIL_ROOT MAIL_UID MAIL_GID PASSWD_FILE PASSWD_LOCK; do
+for key in REDIS POP3_HOST POP3_PORT POP3S_PORT CA_FILE MAIL_ROOT MAIL_UID MAIL_GID PASSWD_DIR; do
   [[ -n ${!key:-} ]] || abort "setup: the rig's environment lacks $key" "$work/rig.env"
 done
 
@@ -195,7 +195,7 @@ seed() { # seed LANG SECURITY [seed|seed-large] : a fresh rig user with three me
   local password
   password="pw-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
   seeded_users+=("$user")
-  MAILGRPC_SMOKE_EXPECTED_SHA256="$("$PYTHON" "$CLIENTS_DIR/smoke/seed_mailbox.py" "${3:-seed}" "$MAIL_ROOT" "$MAIL_UID" "$MAIL_GID" "$PASSWD_FILE" "$PASSWD_LOCK" "$user" "$password")" || return 1
+  MAILGRPC_SMOKE_EXPECTED_SHA256="$("$PYTHON" "$CLIENTS_DIR/smoke/seed_mailbox.py" "${3:-seed}" "$MAIL_ROOT" "$MAIL_UID" "$MAIL_GID" "$user" "$password")" || return 1
   export MAILGRPC_SMOKE_EXPECTED_SHA256 MAILGRPC_SMOKE_USER="$user" MAILGRPC_SMOKE_PASSWORD="$password" MAILGRPC_SMOKE_POP3_HOST="$POP3_HOST"
   export MAILGRPC_SMOKE_POP3_SECURITY="$2"
   if [[ $2 == IMPLICIT_TLS ]]; then export MAILGRPC_SMOKE_POP3_PORT="$POP3S_PORT"; else export MAILGRPC_SMOKE_POP3_PORT="$POP3_PORT"; fi

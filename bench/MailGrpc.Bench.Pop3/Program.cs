@@ -123,7 +123,6 @@ var big = Enumerable.Range(0, 20).Select(i =>
     rig.Seed(u, [Rig.Message(i, 20 * 1024 * 1024)]);
     return (User: u, Password: p);
 }).ToList();
-Thread.Sleep(1100); // Dovecot re-reads the passwd file at most once a second
 var peaks = servers.ToDictionary(s => s.Name, _ => new List<long>());
 for (var round = 0; round < memoryRounds; round++)
 {
@@ -364,37 +363,34 @@ internal sealed class Rig
 
     public static string NewUser(string prefix) => $"{prefix}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}@rig.test";
 
+    /// <summary>The repository root: the first parent of the bench's folder holding tests/rig.</summary>
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "tests", "rig", "add-password-user.sh")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("tests/rig not found above " + AppContext.BaseDirectory);
+    }
+
     public string AddPasswordUser(string user, bool waitForDovecot = true)
     {
+        // The rig's one writer of app passwords; a new user can log in when it returns (waitForDovecot is kept for callers).
+        _ = waitForDovecot;
         var password = "pw-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
-        var file = _env["PASSWD_FILE"];
-        FileStream? lockFile = null;
-        while (lockFile is null)
+        var script = Path.Combine(RepoRoot(), "tests", "rig", "add-password-user.sh");
+        var info = new ProcessStartInfo("bash", [script, user, password]) { RedirectStandardOutput = true };
+        info.Environment["MAILGRPC_RIG_DIR"] = _env["MAILGRPC_RIG_DIR"];
+        using var add = Process.Start(info)!;
+        add.StandardOutput.ReadToEnd();
+        add.WaitForExit();
+        if (add.ExitCode != 0)
         {
-            try
-            {
-                lockFile = new FileStream(_env["PASSWD_LOCK"], FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException)
-            {
-                Thread.Sleep(20);
-            }
-        }
-
-        using (lockFile)
-        {
-            var old = File.GetLastWriteTimeUtc(file);
-            var lines = File.ReadAllLines(file).Where(l => !l.StartsWith(user + ":", StringComparison.Ordinal)).Append($"{user}:{{PLAIN}}{password}::::::");
-            var tmp = file + ".tmp." + Environment.ProcessId;
-            File.WriteAllLines(tmp, lines);
-            var now = DateTime.UtcNow;
-            File.SetLastWriteTimeUtc(tmp, now.AddSeconds(-1) > old ? now : old.AddSeconds(1.5));
-            File.Move(tmp, file, overwrite: true);
-        }
-
-        if (waitForDovecot)
-        {
-            Thread.Sleep(1020 - DateTime.UtcNow.Millisecond);
+            throw new InvalidOperationException($"{script} failed ({add.ExitCode})");
         }
 
         return password;

@@ -1,17 +1,17 @@
-"""Seeds a rig mailbox for a smoke test: a password user in the rig's Dovecot passwd-file and three messages in its
+"""Seeds a rig mailbox for a smoke test: a password user (tests/rig/add-password-user.sh) and three messages in its
 Maildir (a short one, one spanning several 64 KiB chunks, one with an attachment). Prints the messages' SHA-256s,
 comma-separated: the bytes POP3 serves (CRLF line ends) are exactly the bytes written.
 
-usage: seed_mailbox.py seed|seed-large|remove MAIL_ROOT MAIL_UID MAIL_GID PASSWD_FILE PASSWD_LOCK USER [PASSWORD]
+usage: seed_mailbox.py seed|seed-large|remove MAIL_ROOT MAIL_UID MAIL_GID USER [PASSWORD]
 seed-large writes three 30 MB messages instead (for the C# client's memory measurement); seed-bench writes 1,000
 messages of 50 KB (bench/sdks.sh).
 """
 
 import base64
-import fcntl
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import time
 
@@ -39,40 +39,23 @@ def message(user: str, index: int, subject: str, body: str, attachment: bytes | 
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def edit_passwd(passwd_file: str, lock_file: str, user: str, password: str | None) -> None:
-    """Adds, replaces or removes a user the way tests/rig/README.md says Dovecot needs it: under the writers' flock,
-    by rename, with the whole-second mtime moved forward (Dovecot reloads only when mtime or size changed), then
-    waiting for the next wall-clock second (Dovecot looks at the file at most once per second)."""
-    with open(lock_file, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            old_mtime = int(os.stat(passwd_file).st_mtime)
-            with open(passwd_file) as f:
-                lines = [line for line in f.read().splitlines() if line and line.split(":", 1)[0] != user]
-        except FileNotFoundError:
-            old_mtime, lines = 0, []
-        if password is not None:
-            lines.append(f"{user}:{{PLAIN}}{password}")
-        tmp = passwd_file + f".tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write("".join(line + "\n" for line in lines))
-        os.chmod(tmp, 0o644)
-        mtime = max(int(time.time()), old_mtime + 1)
-        os.utime(tmp, (mtime, mtime))
-        os.replace(tmp, passwd_file)
-    if password is not None:
-        time.sleep(1 - (time.time() % 1) + 0.02)
+def edit_passwd(user: str, password: str | None) -> None:
+    """Adds, replaces or removes an app-password user through the rig's one writer, tests/rig/add-password-user.sh
+    (usable when it returns)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "rig", "add-password-user.sh")
+    args = ["--remove", user] if password is None else [user, password]
+    subprocess.run(["bash", script, *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def main() -> None:
-    action, mail_root, uid, gid, passwd_file, lock_file, user = sys.argv[1:8]
+    action, mail_root, uid, gid, user = sys.argv[1:6]
     user = user.lower()
     home = os.path.join(mail_root, user)
     if action == "remove":
-        edit_passwd(passwd_file, lock_file, user, None)
+        edit_passwd(user, None)
         shutil.rmtree(home, ignore_errors=True)
         return
-    password = sys.argv[8]
+    password = sys.argv[6]
     shutil.rmtree(home, ignore_errors=True)
     maildir = os.path.join(home, "Maildir")
     for sub in ("new", "cur", "tmp"):
@@ -103,7 +86,7 @@ def main() -> None:
     for root, dirs, files in os.walk(home):
         for name in [root] + [os.path.join(root, n) for n in dirs + files]:
             os.chown(name, int(uid), int(gid))
-    edit_passwd(passwd_file, lock_file, user, password)
+    edit_passwd(user, password)
     print(",".join(shas))
 
 

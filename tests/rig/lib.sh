@@ -38,8 +38,8 @@ LOCK_FILE=$RUN/.lock
 LOG_DIR=$RUN/logs
 TLS_DIR=$RUN/tls
 MAIL_ROOT=$RUN/mail
-PASSWD_FILE=$RUN/passwd
-PASSWD_LOCK=$RUN/passwd.lock
+# App-password users: one passwd-file per user (see add-password-user.sh for why).
+PASSWD_DIR=$RUN/passwd.d
 REDIS_PID=$RUN/redis/redis.pid
 OAUTH_PID=$RUN/oauth/oauth.pid
 DOVECOT_MAIN_PID=$RUN/dovecot/main/base/master.pid

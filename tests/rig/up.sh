@@ -225,11 +225,9 @@ ensure_secrets() {
   [[ -n $OAUTH_APP_EMAIL ]] || rig_die "no app_email in $RIG_HOME/oauth/clients.json"
 }
 
-ensure_passwd_file() {
-  [[ -e $PASSWD_FILE ]] || : >"$PASSWD_FILE"
-  [[ -e $PASSWD_LOCK ]] || : >"$PASSWD_LOCK"
-  chmod 644 "$PASSWD_FILE"
-  chmod 666 "$PASSWD_LOCK"
+ensure_passwd_dir() {
+  mkdir -p "$PASSWD_DIR"
+  chmod 755 "$PASSWD_DIR"
 }
 
 ensure_oidc_secrets() {
@@ -247,7 +245,7 @@ ensure_oidc_secrets() {
 ensure_certs
 ensure_secrets
 ensure_oidc_secrets
-ensure_passwd_file
+ensure_passwd_dir
 
 # --- configuration ---------------------------------------------------------------------------
 
@@ -259,7 +257,7 @@ render() {
   local text=''
   IFS= read -r -d '' text <"$1" || true
   text=${text//@MAIL_ROOT@/$MAIL_ROOT}
-  text=${text//@PASSWD_FILE@/$PASSWD_FILE}
+  text=${text//@PASSWD_DIR@/$PASSWD_DIR}
   text=${text//@RUN@/$RUN}
   text=${text//@MAIL_UID@/$MAIL_UID}
   text=${text//@MAIL_GID@/$MAIL_GID}
@@ -388,7 +386,7 @@ ENV_KEYS=(MAILGRPC_RIG_DIR REDIS REDIS_HOST REDIS_PORT
   OAUTH_CLIENT_ID OAUTH_CLIENT_SECRET OAUTH_PUBLIC_CLIENT_ID OAUTH_APP_CLIENT_ID OAUTH_APP_CLIENT_SECRET OAUTH_APP_EMAIL
   OAUTH_REDIRECT_URI CA_FILE
   POP3_HOST POP3_PORT POP3S_PORT POP3S_WRONGNAME_PORT POP3S_WRONGNAME_CERT_NAME
-  MAIL_ROOT MAIL_USER MAIL_UID MAIL_GID PASSWD_FILE PASSWD_LOCK LOG_DIR
+  MAIL_ROOT MAIL_USER MAIL_UID MAIL_GID PASSWD_DIR LOG_DIR
   OIDC_ISSUER OIDC_PORT OIDC_DISCOVERY OIDC_REGISTRATION OIDC_ADMIN POP3_STRICT_PORT OIDC_BROWSER CHROMIUM)
 declare -A ENV=(
   [MAILGRPC_RIG_DIR]=$RUN
@@ -416,8 +414,7 @@ declare -A ENV=(
   [MAIL_USER]=$MAIL_USER
   [MAIL_UID]=$MAIL_UID
   [MAIL_GID]=$MAIL_GID
-  [PASSWD_FILE]=$PASSWD_FILE
-  [PASSWD_LOCK]=$PASSWD_LOCK
+  [PASSWD_DIR]=$PASSWD_DIR
   [LOG_DIR]=$LOG_DIR
   [OIDC_ISSUER]=$OIDC_ISSUER
   [OIDC_PORT]=$OIDC_PORT

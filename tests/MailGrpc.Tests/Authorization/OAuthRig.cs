@@ -15,9 +15,9 @@ namespace MailGrpc.Tests.Authorization;
 /// </summary>
 public static class OAuthRig
 {
-    public static string Issuer { get; } = Environment.GetEnvironmentVariable("MAILGRPC_TEST_OAUTH_ISSUER") ?? RigEnv("OAUTH_ISSUER") ?? "https://127.0.0.1:18443";
+    public static string Issuer { get; } = Environment.GetEnvironmentVariable("MAILGRPC_TEST_OAUTH_ISSUER") ?? RigSettings.OAuthIssuer;
 
-    public static string CaFile { get; } = Environment.GetEnvironmentVariable("MAILGRPC_TEST_CA_FILE") ?? RigEnv("CA_FILE") ?? "/tmp/mailgrpc-rig/tls/ca.pem";
+    public static string CaFile { get; } = Environment.GetEnvironmentVariable("MAILGRPC_TEST_CA_FILE") ?? RigSettings.CaFile;
 
     public const string RedirectUri = "http://127.0.0.1:5081/oauth/callback";
 
@@ -79,7 +79,7 @@ public static class OAuthRig
         AuthMethod = new AuthMethod { Oauth = new OAuthAuth { Client = "rig" } },
     };
 
-    public static int Pop3Port { get; } = int.TryParse(RigEnv("POP3_PORT"), out var port) ? port : 11110;
+    public static int Pop3Port => RigSettings.Pop3Port;
 
     /// <summary>Follows an authorization URL the way a browser would: the rig redirects at once with a code.</summary>
     public static async Task<Uri> FollowAsync(string authorizationUrl)
@@ -87,26 +87,6 @@ public static class OAuthRig
         using var response = await Http.GetAsync(new Uri(authorizationUrl));
         Assert.True((int)response.StatusCode is >= 300 and < 400, $"expected a redirect from /authorize, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         return response.Headers.Location!;
-    }
-
-    private static string? RigEnv(string suffix)
-    {
-        const string file = "/tmp/mailgrpc-rig/rig.env";
-        if (!File.Exists(file))
-        {
-            return null;
-        }
-
-        foreach (var line in File.ReadAllLines(file))
-        {
-            var eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0 && line[..eq].EndsWith(suffix, StringComparison.Ordinal))
-            {
-                return line[(eq + 1)..].Trim('"', '\'');
-            }
-        }
-
-        return null;
     }
 
     internal static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();

@@ -11,6 +11,7 @@ namespace MailGrpc.Tests.Contract;
 /// The error contract in three places agrees both ways: the reasons the server defines (Errors/ErrorReasons.cs), the
 /// <c>mailgrpc.v1.ErrorReason</c> enum every SDK is generated from, and docs/errors.md. Each failure says what to add where.
 /// </summary>
+[Trait("Layer", "Fast")]
 public sealed partial class ErrorReasonContractTests
 {
     private const string ProtoFile = "protos/mailgrpc/v1/error_reason.proto";

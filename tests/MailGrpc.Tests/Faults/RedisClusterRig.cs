@@ -15,7 +15,7 @@ public sealed class RedisClusterRig : IAsyncLifetime
 {
     private bool _startedHere;
 
-    public string RigDirectory { get; } = Environment.GetEnvironmentVariable("MAILGRPC_RIG_DIR") is { Length: > 0 } dir ? dir : "/tmp/mailgrpc-rig";
+    public string RigDirectory { get; } = Infrastructure.RigSettings.Directory;
 
     public IReadOnlyList<string> Endpoints { get; private set; } = [];
 

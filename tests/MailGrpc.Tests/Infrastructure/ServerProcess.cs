@@ -133,31 +133,40 @@ public sealed class ServerProcess : IAsyncDisposable
     private async Task WaitUntilServingAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var health = new Health.HealthClient(Channel);
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The server exited with {_process.ExitCode}:\n{Output}");
-            }
-
-            try
-            {
-                var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: cancellationToken);
-                if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving)
+            // Ends early when the process exits (checked below).
+            await Eventually.WaitAsync(
+                async () =>
                 {
-                    return;
-                }
-            }
-            catch (RpcException)
-            {
-                // Not listening yet.
-            }
+                    if (_process.HasExited)
+                    {
+                        return true;
+                    }
 
-            await Task.Delay(100, cancellationToken);
+                    try
+                    {
+                        var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: cancellationToken);
+                        return reply.Status == HealthCheckResponse.Types.ServingStatus.Serving;
+                    }
+                    catch (RpcException)
+                    {
+                        return false; // not listening yet
+                    }
+                },
+                timeout,
+                "the server to report SERVING",
+                cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The server did not become SERVING within {timeout}:\n{Output}");
         }
 
-        throw new TimeoutException($"The server did not become SERVING within {timeout}:\n{Output}");
+        if (_process.HasExited)
+        {
+            throw new InvalidOperationException($"The server exited with {_process.ExitCode}:\n{Output}");
+        }
     }
 
     private void Append(string? line)

@@ -3,7 +3,7 @@ using StackExchange.Redis;
 namespace MailGrpc.Tests.Infrastructure;
 
 /// <summary>
-/// The rig's Redis (tests/rig/up.sh starts it on 127.0.0.1:16379; MAILGRPC_TEST_REDIS overrides). Tests fail, never skip,
+/// The rig's Redis (tests/rig/up.sh starts it; <see cref="RigSettings.Redis"/>, MAILGRPC_TEST_REDIS overrides). Tests fail, never skip,
 /// when it is not running.
 /// </summary>
 public static class TestRedis
@@ -20,7 +20,7 @@ public static class TestRedis
         }
     });
 
-    public static string Configuration { get; } = Environment.GetEnvironmentVariable("MAILGRPC_TEST_REDIS") ?? "127.0.0.1:16379";
+    public static string Configuration { get; } = Environment.GetEnvironmentVariable("MAILGRPC_TEST_REDIS") ?? RigSettings.Redis;
 
     public static IConnectionMultiplexer Connection => Shared.Value;
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -10,32 +9,19 @@ using MailGrpc.Tests.Infrastructure;
 namespace MailGrpc.Tests.Messages;
 
 /// <summary>
-/// The parts of the shared test rig (tests/rig/up.sh → $MAILGRPC_RIG_DIR/rig.env) the POP3 tests use: Dovecot ports, app
+/// The parts of the shared test rig (tests/rig/up.sh → <see cref="RigSettings"/>) the POP3 tests use: Dovecot ports, app
 /// password users, tokens from the rig's OAuth admin routes, and Maildirs seeded by writing files into Maildir/new.
 /// Every test makes its own user, so tests never see each other's mail.
 /// </summary>
 public sealed class Pop3Rig : IDisposable
 {
-    private readonly Dictionary<string, string> _env;
+    private readonly IReadOnlyDictionary<string, string> _env;
     private readonly HttpClient _http;
 
     public Pop3Rig()
     {
-        var dir = Environment.GetEnvironmentVariable("MAILGRPC_RIG_DIR") ?? "/tmp/mailgrpc-rig";
-        var envFile = Path.Combine(dir, "rig.env");
-        if (!File.Exists(envFile) || !ServiceAnswers(11995))
-        {
-            var upScript = Path.Combine(Infrastructure.RepoPaths.Root, "tests", "rig", "up.sh");
-            if (File.Exists(upScript))
-            {
-                using var up = Process.Start(new ProcessStartInfo("bash", [upScript]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-                up.WaitForExit(120_000);
-            }
-        }
-
-        _env = File.ReadAllLines(envFile)
-            .Where(l => l.Length > 0 && l[0] != '#' && l.Contains('=', StringComparison.Ordinal))
-            .ToDictionary(l => l[..l.IndexOf('=', StringComparison.Ordinal)], l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+        RigSettings.EnsureRunning(RigSettings.Pop3sPort);
+        _env = RigSettings.Values;
         var ca = X509CertificateLoader.LoadCertificateFromFile(CaFile);
         _http = new HttpClient(new HttpClientHandler
         {
@@ -90,45 +76,13 @@ public sealed class Pop3Rig : IDisposable
     /// <summary>A fresh user name (lower case: Dovecot looks users up lower-cased).</summary>
     public static string NewUser(string prefix) => $"{prefix}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}@rig.test";
 
-    /// <summary>Adds an app-password user with the rig's passwd-file protocol (lock, copy, rename, mtime forward).</summary>
+    /// <summary>Adds an app-password user with a fresh password (<see cref="RigSettings.AddPasswordUser"/>); returns the password.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "Called on the rig fixture, like its other helpers.")]
     public string AddPasswordUser(string user)
     {
         var password = "pw-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
-        var file = _env["PASSWD_FILE"];
-        using (AcquirePasswdLock())
-        {
-            var oldMtime = File.GetLastWriteTimeUtc(file);
-            var lines = File.ReadAllLines(file).Where(l => !l.StartsWith(user + ":", StringComparison.Ordinal)).ToList();
-            lines.Add($"{user}:{{PLAIN}}{password}::::::");
-            var tmp = file + ".tmp." + Environment.ProcessId;
-            File.WriteAllLines(tmp, lines);
-            var now = DateTime.UtcNow;
-            var mtime = now.AddSeconds(-1) > oldMtime ? now : oldMtime.AddSeconds(1.5);
-            File.SetLastWriteTimeUtc(tmp, mtime);
-            File.Move(tmp, file, overwrite: true);
-        }
-
-        // Dovecot stats the passwd file at most once per second: the next lookup must fall in a later second.
-        Thread.Sleep(1020 - DateTime.UtcNow.Millisecond);
-
+        RigSettings.AddPasswordUser(user, password);
         return password;
-    }
-
-    private FileStream AcquirePasswdLock()
-    {
-        // .NET takes flock(LOCK_EX) for FileShare.None on Unix, the same lock add-password-user.sh takes.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                return new FileStream(_env["PASSWD_LOCK"], FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(20);
-            }
-        }
     }
 
     /// <summary>An access token for <paramref name="user"/> from the rig's OAuth server (admin issue route).</summary>
@@ -197,25 +151,11 @@ public sealed class Pop3Rig : IDisposable
 
     private void Chown(string path)
     {
-        using var chown = Process.Start("chown", ["-R", $"{_env["MAIL_UID"]}:{_env["MAIL_GID"]}", path])!;
+        using var chown = System.Diagnostics.Process.Start("chown", ["-R", $"{_env["MAIL_UID"]}:{_env["MAIL_GID"]}", path])!;
         chown.WaitForExit();
         if (chown.ExitCode != 0)
         {
             throw new InvalidOperationException("chown failed");
-        }
-    }
-
-    private static bool ServiceAnswers(int port)
-    {
-        try
-        {
-            using var client = new System.Net.Sockets.TcpClient();
-            client.Connect("127.0.0.1", port);
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
         }
     }
 

@@ -9,6 +9,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MailGrpc.Tests.Infrastructure;
 using MailKit;
 using MailKit.Net.Pop3;
 using MailKit.Security;
@@ -30,7 +31,7 @@ public sealed class RigCollectionDefinition : ICollectionFixture<RigEnvironment>
 /// </summary>
 public sealed class RigEnvironment : IDisposable
 {
-    public const string DefaultDirectory = "/tmp/mailgrpc-rig";
+    public const string DefaultDirectory = RigSettings.DefaultDirectory;
 
     /// <summary>The domain of the users tests invent; any name works, Dovecot accepts every user.</summary>
     public const string UserDomain = "rig.test";
@@ -41,8 +42,8 @@ public sealed class RigEnvironment : IDisposable
 
     public RigEnvironment()
     {
-        Directory = Environment.GetEnvironmentVariable("MAILGRPC_RIG_DIR") is { Length: > 0 } dir ? dir : DefaultDirectory;
-        var file = Path.Combine(Directory, "rig.json");
+        Directory = RigSettings.Directory;
+        var file = RigSettings.JsonFile;
         if (!File.Exists(file))
         {
             throw new InvalidOperationException(
@@ -50,13 +51,7 @@ public sealed class RigEnvironment : IDisposable
                 "(MAILGRPC_RIG_DIR selects another run dir).");
         }
 
-        using (var doc = JsonDocument.Parse(File.ReadAllBytes(file)))
-        {
-            Values = doc.RootElement.EnumerateObject().ToDictionary(
-                p => p.Name,
-                p => p.Value.ValueKind == JsonValueKind.Number ? p.Value.GetRawText() : p.Value.GetString() ?? string.Empty,
-                StringComparer.Ordinal);
-        }
+        Values = RigSettings.Values;
 
         Redis = Get("REDIS");
         OAuthIssuer = new Uri(Get("OAUTH_ISSUER"));
@@ -70,8 +65,7 @@ public sealed class RigEnvironment : IDisposable
         MailRoot = Get("MAIL_ROOT");
         MailUid = GetInt("MAIL_UID");
         MailGid = GetInt("MAIL_GID");
-        PasswdFile = Get("PASSWD_FILE");
-        PasswdLock = Get("PASSWD_LOCK");
+        PasswdDirectory = Get("PASSWD_DIR");
         LogDirectory = Get("LOG_DIR");
         ClientId = Get("OAUTH_CLIENT_ID");
         ClientSecret = Get("OAUTH_CLIENT_SECRET");
@@ -158,10 +152,8 @@ public sealed class RigEnvironment : IDisposable
 
     public int MailGid { get; }
 
-    /// <summary>Dovecot passwd-file for app-password (PLAIN/LOGIN) users; see <see cref="AddPasswordUser"/>.</summary>
-    public string PasswdFile { get; }
-
-    public string PasswdLock { get; }
+    /// <summary>Dovecot passwd-files of app-password (PLAIN/LOGIN) users, one per user; see <see cref="AddPasswordUser"/>.</summary>
+    public string PasswdDirectory { get; }
 
     public string LogDirectory { get; }
 
@@ -432,67 +424,15 @@ public sealed class RigEnvironment : IDisposable
     // ---- App passwords ----------------------------------------------------------------------------------
 
     /// <summary>
-    /// Adds or replaces an app-password (PLAIN/LOGIN) user, usable when this returns. Same protocol as
-    /// tests/rig/add-password-user.sh: exclusive lock on PASSWD_LOCK (.NET's FileShare.None is an flock, like flock(1)),
-    /// write a copy, rename it over the file, move the mtime forward by at least a second, then wait for the next
-    /// wall-clock second. Dovecot checks the file at most once per second (per auth process) and reloads it only when
-    /// its whole-second mtime or its size changed, so a login within the second of an earlier lookup would still see
-    /// the old file.
+    /// Adds or replaces an app-password (PLAIN/LOGIN) user, usable when this returns: the rig's one writer,
+    /// <see cref="RigSettings.AddPasswordUser"/> (tests/rig/add-password-user.sh). A new user needs no wait; a replaced
+    /// password is waited for until Dovecot accepts it (a condition, not a sleep).
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "Called on the rig fixture, like its other helpers.")]
     public void AddPasswordUser(string user, string password)
     {
-        WritePasswdLine(user, password);
-        var intoSecond = DateTime.UtcNow.Ticks % TimeSpan.TicksPerSecond;
-        Thread.Sleep(TimeSpan.FromTicks(TimeSpan.TicksPerSecond - intoSecond) + TimeSpan.FromMilliseconds(20));
-    }
-
-    private void WritePasswdLine(string user, string password)
-    {
         ArgumentNullException.ThrowIfNull(password);
-        var name = NormalizeUser(user);
-        var line = $"{name}:{HashPassword(password)}::::::";
-
-        using var guard = LockPasswdFile();
-        var previous = File.GetLastWriteTimeUtc(PasswdFile);
-        var lines = File.ReadAllLines(PasswdFile)
-            .Where(l => !l.StartsWith(name + ":", StringComparison.Ordinal))
-            .Append(line);
-        var tmp = $"{PasswdFile}.tmp.{Environment.ProcessId}";
-        File.WriteAllLines(tmp, lines);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        }
-
-        var now = DateTime.UtcNow;
-        var stamp = now - previous >= TimeSpan.FromSeconds(1) ? now : previous.AddSeconds(1);
-        File.SetLastWriteTimeUtc(tmp, stamp);
-        File.Move(tmp, PasswdFile, overwrite: true);
-    }
-
-    /// <summary>Dovecot's {SSHA512}: base64(SHA-512(password + salt) + salt).</summary>
-    private static string HashPassword(string password)
-    {
-        var salt = RandomNumberGenerator.GetBytes(16);
-        var input = Encoding.UTF8.GetBytes(password).Concat(salt).ToArray();
-        var digest = SHA512.HashData(input);
-        return "{SSHA512}" + Convert.ToBase64String([.. digest, .. salt]);
-    }
-
-    private FileStream LockPasswdFile()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            try
-            {
-                return new FileStream(PasswdLock, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(20);
-            }
-        }
+        RigSettings.AddPasswordUser(NormalizeUser(user), password);
     }
 
     // ---- OAuth ------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Web;
+using MailGrpc.Tests.Infrastructure;
 using MailKit;
 using MailKit.Net.Pop3;
 using MailKit.Security;
@@ -158,7 +159,7 @@ public sealed class RigTests(RigEnvironment rig)
             await Assert.ThrowsAsync<AuthenticationException>(() => pop3.AuthenticateAsync(new SaslMechanismPlain(user, "wrong-app-password"), ct));
         }
 
-        // Same length, same second: only the mtime bump of the write protocol lets Dovecot notice.
+        // Same length, same second: the writer moves the mtime forward and waits until Dovecot accepts the new password.
         rig.AddPasswordUser(user, "second-app-password");
         using (var pop3 = await rig.ConnectPop3Async(SecureSocketOptions.StartTls, ct))
         {
@@ -293,7 +294,10 @@ public sealed class RigTests(RigEnvironment rig)
         Assert.Equal("slow_down", (await PollDeviceAsync(client, deviceCode, ct)).Error);
 
         await rig.ApproveDeviceAsync(userCode, user, ct);
-        await Task.Delay(TimeSpan.FromSeconds(2.2), ct); // interval 1 s + 1 s for the slow_down
+        // RFC 8628 §3.5 client pacing, the behaviour under test: a device client must wait the announced interval
+        // (1 s, + 1 s for the slow_down) before it polls again; polling sooner is answered slow_down and resets the wait,
+        // so no condition poll can replace this wait (the one wait on a clock kept in the tests, see docs/testing.md).
+        await Task.Delay(TimeSpan.FromSeconds(2.2), ct);
         var tokens = await PollDeviceAsync(client, deviceCode, ct);
         Assert.True(tokens.IsSuccess, tokens.Body.ToJsonString());
         Assert.Equal("invalid_grant", (await PollDeviceAsync(client, deviceCode, ct)).Error);
@@ -305,8 +309,11 @@ public sealed class RigTests(RigEnvironment rig)
 
         await rig.ConfigureAsync(new JsonObject { ["deviceCodeTtl"] = 1 }, client.ClientId, ct);
         var expiring = await StartDeviceAsync(client, ct);
-        await Task.Delay(TimeSpan.FromSeconds(1.2), ct);
-        Assert.Equal("expired_token", (await PollDeviceAsync(client, expiring.Body["device_code"]!.GetValue<string>(), ct)).Error);
+        // The server checks expiry before the polling interval: poll until the 1 s code has expired.
+        var expiringCode = expiring.Body["device_code"]!.GetValue<string>();
+        string? error = null;
+        await Eventually.WaitAsync(async () => (error = (await PollDeviceAsync(client, expiringCode, ct)).Error) is not ("authorization_pending" or "slow_down"), TimeSpan.FromSeconds(10), "the device code to expire", ct);
+        Assert.Equal("expired_token", error);
     }
 
     [Fact]

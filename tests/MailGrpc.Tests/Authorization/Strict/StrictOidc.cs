@@ -17,15 +17,15 @@ namespace MailGrpc.Tests.Authorization.Strict;
 /// </summary>
 public static class StrictOidc
 {
-    public static string RigDir { get; } = Environment.GetEnvironmentVariable("MAILGRPC_RIG_DIR") ?? "/tmp/mailgrpc-rig";
+    public static string RigDir => RigSettings.Directory;
 
-    public static string Issuer { get; } = RigEnv("OIDC_ISSUER") ?? "https://127.0.0.1:18444";
+    public static string Issuer { get; } = RigSettings.OidcIssuer;
 
-    public static int Pop3Port { get; } = int.TryParse(RigEnv("POP3_STRICT_PORT"), out var port) ? port : 11112;
+    public static int Pop3Port => RigSettings.Pop3StrictPort;
 
-    public static string CaFile { get; } = RigEnv("CA_FILE") ?? Path.Combine(RigDir, "tls/ca.crt");
+    public static string CaFile => RigSettings.CaFile;
 
-    public static string Redis { get; } = RigEnv("REDIS") ?? "127.0.0.1:16379";
+    public static string Redis => RigSettings.Redis;
 
     private static string Browser { get; } = RigEnv("OIDC_BROWSER") ?? Path.Combine(RepoPaths.Root, "tests/rig/oidc/browser.js");
 
@@ -157,24 +157,7 @@ public static class StrictOidc
             json["headers"]?.AsObject() ?? []);
     }
 
-    private static string? RigEnv(string key)
-    {
-        var file = Path.Combine(Environment.GetEnvironmentVariable("MAILGRPC_RIG_DIR") ?? "/tmp/mailgrpc-rig", "rig.env");
-        if (!File.Exists(file))
-        {
-            return null;
-        }
-
-        foreach (var line in File.ReadAllLines(file))
-        {
-            if (line.StartsWith(key + "=", StringComparison.Ordinal))
-            {
-                return line[(key.Length + 1)..];
-            }
-        }
-
-        return null;
-    }
+    private static string? RigEnv(string key) => RigSettings.Value(key);
 
     internal static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();
 }
