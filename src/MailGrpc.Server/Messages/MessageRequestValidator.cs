@@ -16,7 +16,7 @@ internal static partial class MessageRequestValidator
     {
         if (!ConsumerPattern().IsMatch(value))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidConsumer, field, "consumer must be 1 to 100 characters of A-Z a-z 0-9 . _ -.");
+            throw Failures.InvalidConsumer(field);
         }
 
         return value;
@@ -30,7 +30,7 @@ internal static partial class MessageRequestValidator
     {
         if (value.Length is < 1 or > 70 || value.Any(c => c is < '!' or > '~'))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidUid, field, "A uid is 1 to 70 printable ASCII characters without spaces (POP3 UIDL).");
+            throw Failures.InvalidUid(field);
         }
 
         return value;
@@ -40,7 +40,7 @@ internal static partial class MessageRequestValidator
     {
         if ((!allowEmpty && values.Count == 0) || values.Count > MaxUidsPerCall)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidUids, "uids", $"uids must hold 1 to {MaxUidsPerCall} entries.");
+            throw Failures.InvalidUids(MaxUidsPerCall);
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -56,13 +56,14 @@ internal static partial class MessageRequestValidator
         return result;
     }
 
-    public static bool HeadersOnly(V1.MessageView view) => view switch
+    public static bool HeadersOnly(MessageView view) => view switch
     {
-        V1.MessageView.Unspecified or V1.MessageView.Full => false,
-        V1.MessageView.Headers => true,
-        _ => throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidView, "view", "view must be MESSAGE_VIEW_FULL or MESSAGE_VIEW_HEADERS."),
+        MessageView.Unspecified or MessageView.Full => false,
+        MessageView.Headers => true,
+        _ => throw Failures.InvalidView(),
     };
 
+    // The stored state is still the proto enum (Mailboxes/MailboxRecord.cs); it becomes the project's own with #12.2.
     public static void EnsureActive(MailboxRecord mailbox)
     {
         if (mailbox.State != V1.MailboxState.Active)
@@ -74,11 +75,7 @@ internal static partial class MessageRequestValidator
                 V1.MailboxState.Disabled => "an operator disabled it",
                 _ => "it is not active",
             };
-            throw new MailGrpcException(
-                ErrorKind.FailedPrecondition,
-                ErrorReasons.MailboxNotActive,
-                $"Mailbox '{mailbox.Id}' cannot be read: {why}.",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["state"] = ProtoName(mailbox.State) });
+            throw Failures.MailboxNotActive(mailbox.Id, why, ProtoName(mailbox.State));
         }
     }
 
