@@ -1,39 +1,32 @@
-using Google.Protobuf.WellKnownTypes;
 using MimeKit;
 using MimeKit.Utils;
-using V1 = MailGrpc.V1;
 
 namespace MailGrpc.Server.Messages;
 
-/// <summary>Builds the v1 <see cref="V1.Envelope"/> from headers or a whole message, parsed by MimeKit.</summary>
+/// <summary>Builds a <see cref="MessageEnvelope"/> from headers or a whole message, parsed by MimeKit.</summary>
 internal static class EnvelopeReader
 {
     /// <summary>Parses a whole message (seekable stream, left at its start) for envelope and attachments.</summary>
-    public static async Task<V1.Envelope> FromMessageAsync(Stream stream, CancellationToken cancellationToken)
+    public static async Task<MessageEnvelope> FromMessageAsync(Stream stream, CancellationToken cancellationToken)
     {
         var start = stream.Position;
         try
         {
             // persistent: content stays in the source stream instead of being copied (the message is already in memory).
             using var message = await MimeMessage.LoadAsync(ParserOptions.Default, stream, persistent: true, cancellationToken);
-            var envelope = FromHeaders(message.Headers);
+            var attachments = new List<AttachmentInfo>();
             foreach (var part in message.Attachments)
             {
-                var attachment = new V1.Attachment { ContentType = part.ContentType?.MimeType ?? string.Empty, FileName = FileName(part) ?? string.Empty };
                 // The encoded size: decoding every attachment just to count it would cost a copy of the message.
-                if (part is MimePart { Content.Stream: { CanSeek: true } content })
-                {
-                    attachment.Size = content.Length;
-                }
-
-                envelope.Attachments.Add(attachment);
+                var size = part is MimePart { Content.Stream: { CanSeek: true } content } ? content.Length : 0;
+                attachments.Add(new AttachmentInfo(FileName(part) ?? string.Empty, part.ContentType?.MimeType ?? string.Empty, size));
             }
 
-            return envelope;
+            return FromHeaders(message.Headers, attachments);
         }
         catch (FormatException)
         {
-            return new V1.Envelope();
+            return MessageEnvelope.Empty;
         }
         finally
         {
@@ -42,16 +35,16 @@ internal static class EnvelopeReader
     }
 
     /// <summary>Parses only a header block (TOP n 0).</summary>
-    public static async Task<V1.Envelope> FromHeaderStreamAsync(Stream stream, CancellationToken cancellationToken)
+    public static async Task<MessageEnvelope> FromHeaderStreamAsync(Stream stream, CancellationToken cancellationToken)
     {
         try
         {
             var headers = await HeaderList.LoadAsync(ParserOptions.Default, stream, cancellationToken);
-            return FromHeaders(headers);
+            return FromHeaders(headers, []);
         }
         catch (FormatException)
         {
-            return new V1.Envelope();
+            return MessageEnvelope.Empty;
         }
     }
 
@@ -61,37 +54,31 @@ internal static class EnvelopeReader
         _ => part.ContentDisposition?.FileName ?? part.ContentType?.Name,
     };
 
-    private static V1.Envelope FromHeaders(HeaderList headers)
-    {
-        var envelope = new V1.Envelope
-        {
-            Subject = headers[HeaderId.Subject] ?? string.Empty,
-            MessageId = Unbracket(headers[HeaderId.MessageId]),
-            InReplyTo = Unbracket(headers[HeaderId.InReplyTo]),
-        };
-        AddAddresses(envelope.From, headers[HeaderId.From]);
-        AddAddresses(envelope.To, headers[HeaderId.To]);
-        AddAddresses(envelope.Cc, headers[HeaderId.Cc]);
-        AddAddresses(envelope.ReplyTo, headers[HeaderId.ReplyTo]);
-        if (headers[HeaderId.Date] is { } date && DateUtils.TryParse(date, out var parsed))
-        {
-            envelope.Date = Timestamp.FromDateTimeOffset(parsed);
-        }
+    private static MessageEnvelope FromHeaders(HeaderList headers, IReadOnlyList<AttachmentInfo> attachments) => new(
+        headers[HeaderId.Subject] ?? string.Empty,
+        Addresses(headers[HeaderId.From]),
+        Addresses(headers[HeaderId.To]),
+        Addresses(headers[HeaderId.Cc]),
+        Addresses(headers[HeaderId.ReplyTo]),
+        headers[HeaderId.Date] is { } date && DateUtils.TryParse(date, out var parsed) ? parsed : null,
+        Unbracket(headers[HeaderId.MessageId]),
+        Unbracket(headers[HeaderId.InReplyTo]),
+        attachments);
 
-        return envelope;
-    }
-
-    private static void AddAddresses(Google.Protobuf.Collections.RepeatedField<V1.Address> target, string? value)
+    private static List<MailAddress> Addresses(string? value)
     {
+        var result = new List<MailAddress>();
         if (string.IsNullOrWhiteSpace(value) || !InternetAddressList.TryParse(value, out var list))
         {
-            return;
+            return result;
         }
 
         foreach (var mailbox in list.Mailboxes)
         {
-            target.Add(new V1.Address { Name = mailbox.Name ?? string.Empty, Address_ = mailbox.Address ?? string.Empty });
+            result.Add(new MailAddress(mailbox.Name ?? string.Empty, mailbox.Address ?? string.Empty));
         }
+
+        return result;
     }
 
     private static string Unbracket(string? value)

@@ -1,10 +1,7 @@
 using System.Globalization;
-using MailGrpc.Server.Configuration;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Pop3;
-using Microsoft.Extensions.Options;
-using V1 = MailGrpc.V1;
 
 namespace MailGrpc.Server.Messages;
 
@@ -15,27 +12,25 @@ namespace MailGrpc.Server.Messages;
 internal sealed partial class MessageManager(
     MailboxRepository mailboxes,
     Pop3SessionFactory sessions,
-    MessageStreamer streamer,
+    MessageFetcher fetcher,
+    MessageFrameWriter frames,
     ConsumerLedger ledger,
-    IOptions<Pop3Options> options,
     ILogger<MessageManager> logger)
 {
     public const int DefaultPageSize = 100;
     public const int MaxPageSize = 1000;
 
-    private Pop3Options Pop3 => options.Value;
-
-    public async Task<V1.ListMessagesResponse> ListAsync(string tenant, V1.ListMessagesRequest request, CancellationToken cancellationToken)
+    public async Task<MessageListing> ListAsync(string tenant, ListMessagesQuery query, CancellationToken cancellationToken)
     {
-        var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);
-        if (request.PageSize < 0)
+        var mailboxId = MessageRequestValidator.MailboxId(query.MailboxId);
+        if (query.PageSize < 0)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidPageSize, "page_size", "page_size must not be negative.");
+            throw Failures.InvalidPageSize();
         }
 
-        var pageSize = request.PageSize == 0 ? DefaultPageSize : Math.Min(request.PageSize, MaxPageSize);
-        var consumer = MessageRequestValidator.OptionalConsumer(request.Consumer);
-        var position = PageToken.Decode(request.PageToken, tenant, ListKind(mailboxId));
+        var pageSize = query.PageSize == 0 ? DefaultPageSize : Math.Min(query.PageSize, MaxPageSize);
+        var consumer = MessageRequestValidator.OptionalConsumer(query.Consumer);
+        var position = PageToken.Decode(query.PageToken, tenant, ListKind(mailboxId));
         var mailbox = await GetActiveAsync(tenant, mailboxId, cancellationToken);
 
         await using var session = await sessions.OpenAsync(mailbox, cancellationToken);
@@ -44,51 +39,43 @@ internal sealed partial class MessageManager(
         var start = StartAfter(entries, position);
         var page = entries.Skip(start).Take(pageSize).ToArray();
 
-        var response = new V1.ListMessagesResponse { TotalCount = entries.Count, TotalSize = entries.Sum(e => e.Size) };
         var acknowledged = consumer is null ? null : await ledger.ContainsAsync(tenant, mailboxId, consumer, page.Select(e => e.Uid).ToArray(), cancellationToken);
-        var infos = new V1.MessageInfo[page.Length];
-        for (var i = 0; i < page.Length; i++)
-        {
-            infos[i] = new V1.MessageInfo { Uid = page[i].Uid, Size = page[i].Size, Acknowledged = acknowledged?[i] ?? false };
-        }
-
-        if (request.IncludeHeaders && page.Length > 0)
+        var envelopes = new MessageEnvelope?[page.Length];
+        if (query.IncludeHeaders && page.Length > 0)
         {
             var plan = page.Select(e => new PlanItem(PlanKind.Fetch, e)).ToArray();
-            var next = 0;
-            await streamer.StreamAsync("ListMessages", session, plan, headersOnly: true, frame =>
-            {
-                if (frame.FrameCase == V1.MessageFrame.FrameOneofCase.Summary)
-                {
-                    infos[next++].Envelope = frame.Summary.Envelope;
-                }
-
-                return Task.CompletedTask;
-            }, cancellationToken);
+            var collect = new EnvelopeCollector(envelopes);
+            await fetcher.FetchAsync(session, plan, headersOnly: true, (fetched, ct) => frames.WriteAsync("ListMessages", fetched, headersOnly: true, collect, ct), cancellationToken);
         }
 
-        response.Messages.AddRange(infos);
+        var items = new MessageListItem[page.Length];
+        for (var i = 0; i < page.Length; i++)
+        {
+            items[i] = new MessageListItem(page[i].Uid, page[i].Size, acknowledged?[i] ?? false, envelopes[i]);
+        }
+
+        var nextPageToken = string.Empty;
         if (start + page.Length < entries.Count && page.Length > 0)
         {
             var last = page[^1];
-            response.NextPageToken = PageToken.Encode(tenant, ListKind(mailboxId), string.Create(CultureInfo.InvariantCulture, $"{last.Index}|{last.Uid}"));
+            nextPageToken = PageToken.Encode(tenant, ListKind(mailboxId), string.Create(CultureInfo.InvariantCulture, $"{last.Index}|{last.Uid}"));
         }
 
-        return response;
+        return new MessageListing(items, nextPageToken, entries.Count, entries.Sum(e => e.Size));
     }
 
-    public async Task StreamAsync(string tenant, V1.StreamMessagesRequest request, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)
+    public async Task StreamAsync(string tenant, StreamMessagesQuery request, IMessageFrameSink sink, CancellationToken cancellationToken)
     {
         var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);
         var consumer = MessageRequestValidator.OptionalConsumer(request.Consumer);
         if (request.OnlyUnacknowledged && consumer is null)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidConsumer, "consumer", "only_unacknowledged needs a consumer.");
+            throw Failures.ConsumerRequired();
         }
 
         if (request.MaxMessages < 0 || request.MaxBytes < 0)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidLimit, request.MaxMessages < 0 ? "max_messages" : "max_bytes", "max_messages and max_bytes must not be negative.");
+            throw Failures.InvalidLimit(request.MaxMessages < 0 ? "max_messages" : "max_bytes");
         }
 
         var headersOnly = MessageRequestValidator.HeadersOnly(request.View);
@@ -102,11 +89,11 @@ internal sealed partial class MessageManager(
         if (uids.Count > 0)
         {
             var byUid = ByUid(entries);
-            candidates = uids.Select(uid => byUid.TryGetValue(uid, out var entry) ? Classify(entry) : new PlanItem(PlanKind.NotFound, new Pop3Entry(-1, uid, 0))).ToArray();
+            candidates = uids.Select(uid => byUid.TryGetValue(uid, out var entry) ? fetcher.Classify(entry) : new PlanItem(PlanKind.NotFound, new Pop3Entry(-1, uid, 0))).ToArray();
         }
         else
         {
-            candidates = entries.Select(Classify).ToArray();
+            candidates = entries.Select(fetcher.Classify).ToArray();
         }
 
         if (request.OnlyUnacknowledged)
@@ -117,10 +104,10 @@ internal sealed partial class MessageManager(
 
         var plan = Limit(candidates, request.MaxMessages, headersOnly ? 0 : request.MaxBytes);
         LogStreaming(logger, mailboxId, plan.Count, entries.Count);
-        await streamer.StreamAsync("StreamMessages", session, plan, headersOnly, write, cancellationToken);
+        await fetcher.FetchAsync(session, plan, headersOnly, (fetched, ct) => frames.WriteAsync("StreamMessages", fetched, headersOnly, sink, ct), cancellationToken);
     }
 
-    public async Task GetAsync(string tenant, V1.GetMessageRequest request, Func<V1.MessageFrame, Task> write, CancellationToken cancellationToken)
+    public async Task GetAsync(string tenant, GetMessageQuery request, IMessageFrameSink sink, CancellationToken cancellationToken)
     {
         var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);
         var uid = MessageRequestValidator.Uid(request.Uid);
@@ -132,13 +119,13 @@ internal sealed partial class MessageManager(
         await ledger.ObserveListingAsync(tenant, mailboxId, entries.Select(e => e.Uid), cancellationToken);
         if (!ByUid(entries).TryGetValue(uid, out var entry))
         {
-            throw new MailGrpcException(ErrorKind.NotFound, ErrorReasons.MessageNotFound, $"Message '{uid}' is not in mailbox '{mailboxId}'.", new Dictionary<string, string> { ["uid"] = uid });
+            throw Failures.MessageNotFound(mailboxId, uid);
         }
 
-        await streamer.StreamAsync("GetMessage", session, [Classify(entry)], headersOnly, write, cancellationToken);
+        await fetcher.FetchAsync(session, [fetcher.Classify(entry)], headersOnly, (fetched, ct) => frames.WriteAsync("GetMessage", fetched, headersOnly, sink, ct), cancellationToken);
     }
 
-    public async Task<V1.AcknowledgeMessagesResponse> AcknowledgeAsync(string tenant, V1.AcknowledgeMessagesRequest request, CancellationToken cancellationToken)
+    public async Task<AcknowledgeMessagesResult> AcknowledgeAsync(string tenant, AcknowledgeMessagesCommand request, CancellationToken cancellationToken)
     {
         var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);
         var consumer = MessageRequestValidator.Consumer(request.Consumer);
@@ -152,32 +139,26 @@ internal sealed partial class MessageManager(
         // The ledger first: a delete that fails half-way still leaves the acknowledgement, and a retry is idempotent.
         // Only uids the server listed are recorded; the others are answered as missing, and never deleted by this call.
         var (recorded, unknown) = await ledger.RecordAsync(tenant, mailboxId, consumer, uids, cancellationToken);
-        var response = new V1.AcknowledgeMessagesResponse();
-        response.AcknowledgedUids.AddRange(recorded);
+        IReadOnlyList<string> deletedUids = [];
         if (request.Delete && recorded.Count > 0)
         {
             var (deleted, missing) = await DeleteOnServerAsync(tenant, mailbox, recorded, cancellationToken);
-            response.DeletedUids.AddRange(deleted);
+            deletedUids = deleted;
             unknown = [.. unknown, .. missing];
         }
 
         // In request order, so a caller can line them up with what it sent.
         var missingSet = new HashSet<string>(unknown, StringComparer.Ordinal);
-        response.MissingUids.AddRange(uids.Where(missingSet.Remove));
-
-        return response;
+        return new AcknowledgeMessagesResult(recorded, deletedUids, uids.Where(missingSet.Remove).ToArray());
     }
 
-    public async Task<V1.DeleteMessagesResponse> DeleteAsync(string tenant, V1.DeleteMessagesRequest request, CancellationToken cancellationToken)
+    public async Task<DeleteMessagesResult> DeleteAsync(string tenant, DeleteMessagesCommand request, CancellationToken cancellationToken)
     {
         var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);
         var uids = MessageRequestValidator.Uids(request.Uids, allowEmpty: false);
         var mailbox = await GetActiveAsync(tenant, mailboxId, cancellationToken);
         var (deleted, missing) = await DeleteOnServerAsync(tenant, mailbox, uids, cancellationToken);
-        var response = new V1.DeleteMessagesResponse();
-        response.DeletedUids.AddRange(deleted);
-        response.MissingUids.AddRange(missing);
-        return response;
+        return new DeleteMessagesResult(deleted, missing);
     }
 
     /// <summary>
@@ -205,7 +186,7 @@ internal sealed partial class MessageManager(
         await ledger.ObserveListingAsync(tenant, mailbox.Id, ByUid(await session.ListAsync()).Keys, cancellationToken);
         if (pending.Count > 0)
         {
-            throw MailGrpcException.Unavailable(ErrorReasons.Pop3DeleteNotCommitted, $"The POP3 server did not commit the deletion of {pending.Count} message(s); retrying the call is safe.");
+            throw Failures.Pop3DeleteNotCommitted(pending.Count);
         }
 
         LogDeleted(logger, mailbox.Id, toDelete.Count, missing.Count);
@@ -218,8 +199,6 @@ internal sealed partial class MessageManager(
         MessageRequestValidator.EnsureActive(mailbox);
         return mailbox;
     }
-
-    private PlanItem Classify(Pop3Entry entry) => new(entry.Size > Pop3.MaxMessageSize ? PlanKind.TooLarge : PlanKind.Fetch, entry);
 
     private static List<PlanItem> Limit(IReadOnlyList<PlanItem> candidates, int maxMessages, long maxBytes)
     {
@@ -269,7 +248,7 @@ internal sealed partial class MessageManager(
         var bar = position.IndexOf('|', StringComparison.Ordinal);
         if (bar <= 0 || !int.TryParse(position.AsSpan(0, bar), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidPageToken, "page_token", "The page token is not one this server issued for this listing.");
+            throw Failures.InvalidPageToken();
         }
 
         var uid = position[(bar + 1)..];
@@ -282,6 +261,22 @@ internal sealed partial class MessageManager(
         }
 
         return Math.Min(index + 1, entries.Count);
+    }
+
+    /// <summary>Keeps the envelope of each summary, in plan order (ListMessages' include_headers).</summary>
+    private sealed class EnvelopeCollector(MessageEnvelope?[] envelopes) : IMessageFrameSink
+    {
+        private int _next;
+
+        public Task WriteAsync(MessageFrame frame, CancellationToken cancellationToken)
+        {
+            if (frame is MessageSummaryFrame summary)
+            {
+                envelopes[_next++] = summary.Envelope;
+            }
+
+            return Task.CompletedTask;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Streaming {Count} of {Total} messages of mailbox {MailboxId}")]

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using MailGrpc.Server.Errors;
 using MailGrpc.Server.Mailboxes;
-using V1 = MailGrpc.V1;
 
 namespace MailGrpc.Server.Messages;
 
@@ -16,7 +15,7 @@ internal static partial class MessageRequestValidator
     {
         if (!ConsumerPattern().IsMatch(value))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidConsumer, field, "consumer must be 1 to 100 characters of A-Z a-z 0-9 . _ -.");
+            throw Failures.InvalidConsumer(field);
         }
 
         return value;
@@ -30,7 +29,7 @@ internal static partial class MessageRequestValidator
     {
         if (value.Length is < 1 or > 70 || value.Any(c => c is < '!' or > '~'))
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidUid, field, "A uid is 1 to 70 printable ASCII characters without spaces (POP3 UIDL).");
+            throw Failures.InvalidUid(field);
         }
 
         return value;
@@ -40,7 +39,7 @@ internal static partial class MessageRequestValidator
     {
         if ((!allowEmpty && values.Count == 0) || values.Count > MaxUidsPerCall)
         {
-            throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidUids, "uids", $"uids must hold 1 to {MaxUidsPerCall} entries.");
+            throw Failures.InvalidUids(MaxUidsPerCall);
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -56,11 +55,11 @@ internal static partial class MessageRequestValidator
         return result;
     }
 
-    public static bool HeadersOnly(V1.MessageView view) => view switch
+    public static bool HeadersOnly(MessageView view) => view switch
     {
-        V1.MessageView.Unspecified or V1.MessageView.Full => false,
-        V1.MessageView.Headers => true,
-        _ => throw MailGrpcException.InvalidArgument(ErrorReasons.InvalidView, "view", "view must be MESSAGE_VIEW_FULL or MESSAGE_VIEW_HEADERS."),
+        MessageView.Unspecified or MessageView.Full => false,
+        MessageView.Headers => true,
+        _ => throw Failures.InvalidView(),
     };
 
     public static void EnsureActive(MailboxRecord mailbox)
@@ -74,18 +73,23 @@ internal static partial class MessageRequestValidator
                 MailboxState.Disabled => "an operator disabled it",
                 _ => "it is not active",
             };
-            throw new MailGrpcException(
-                ErrorKind.FailedPrecondition,
-                ErrorReasons.MailboxNotActive,
-                $"Mailbox '{mailbox.Id}' cannot be read: {why}.",
-                new Dictionary<string, string> { ["mailbox_id"] = mailbox.Id, ["state"] = ProtoName(GrpcApi.MailboxProtoMapper.ToProto(mailbox.State)) });
+            throw Failures.MailboxNotActive(mailbox.Id, why, StateName(mailbox.State));
         }
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]
     private static partial Regex ConsumerPattern();
 
-    /// <summary>The proto enum value name (MAILBOX_STATE_PENDING_AUTHORIZATION), which callers see in every SDK, not the C# one.</summary>
-    private static string ProtoName(V1.MailboxState state) =>
-        V1.MailboxReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.EnumDescriptor>("mailgrpc.v1.MailboxState")?.FindValueByNumber((int)state)?.Name ?? state.ToString();
+    /// <summary>
+    /// The state as callers see it in every SDK: the contract's enum value name (MAILBOX_STATE_PENDING_AUTHORIZATION), not
+    /// the C# one. <c>MailboxStateNameTests</c> checks these against the proto.
+    /// </summary>
+    internal static string StateName(MailboxState state) => state switch
+    {
+        MailboxState.PendingAuthorization => "MAILBOX_STATE_PENDING_AUTHORIZATION",
+        MailboxState.Active => "MAILBOX_STATE_ACTIVE",
+        MailboxState.ReauthorizationRequired => "MAILBOX_STATE_REAUTHORIZATION_REQUIRED",
+        MailboxState.Disabled => "MAILBOX_STATE_DISABLED",
+        _ => "MAILBOX_STATE_UNSPECIFIED",
+    };
 }

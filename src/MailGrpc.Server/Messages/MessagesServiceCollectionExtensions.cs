@@ -14,10 +14,12 @@ internal static class MessagesServiceCollectionExtensions
         services.AddSingleton<Pop3LeaseManager>();
         services.AddSingleton<ByteBudget>();
         services.AddSingleton<Pop3SessionFactory>();
-        services.AddSingleton<MessageStreamer>();
+        services.AddSingleton<MessageFetcher>();
+        services.AddSingleton<MessageFrameWriter>();
         services.AddSingleton<ConsumerLedger>();
         services.AddSingleton<MessageManager>();
-        services.AddSingleton<WatchHub>();
+        services.AddSingleton<MailboxPolling>();
+        services.AddSingleton<WatchRegistry>();
         return services;
     }
 }

@@ -1,4 +1,3 @@
-using Grpc.Core;
 using MailGrpc.Server.Errors;
 using MailGrpc.V1;
 
@@ -27,22 +26,8 @@ internal sealed record LoginRefusal(LoginRefusalKind Kind, string Reason, string
     public int RetryAfterSeconds => Reason == ErrorReasons.MailboxBusy ? 30 : 60;
 
     /// <summary>The status for a temporary or permanent refusal (credential refusals go through the token layer).</summary>
-    public MailGrpcException ToException()
-    {
-        var metadata = new Dictionary<string, string>();
-        if (ServerLine is not null)
-        {
-            metadata["server_reply"] = ServerLine;
-        }
-
-        if (Kind == LoginRefusalKind.Temporary)
-        {
-            metadata["retry_after_seconds"] = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return new MailGrpcException(ErrorKind.Unavailable, Reason, Explain, metadata);
-        }
-
-        return new MailGrpcException(ErrorKind.FailedPrecondition, Reason, Explain, metadata);
-    }
+    public MailGrpcException ToException() =>
+        Failures.Pop3LoginRefused(Reason, Explain, Kind == LoginRefusalKind.Temporary, ServerLine, RetryAfterSeconds);
 }
 
 /// <summary>

@@ -18,8 +18,11 @@ internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<Pop3O
     private static readonly TimeSpan MinPoll = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Takes the mailbox's lease, waiting up to <paramref name="wait"/> (default: LeaseWait); UNAVAILABLE MAILBOX_BUSY after that.</summary>
-    public async Task<Pop3Lease> AcquireAsync(string tenant, string mailboxId, CancellationToken cancellationToken, TimeSpan? wait = null)
+    /// <summary>Takes the mailbox's lease, waiting up to LeaseWait; UNAVAILABLE MAILBOX_BUSY after that.</summary>
+    public Task<Pop3Lease> AcquireAsync(string tenant, string mailboxId, CancellationToken cancellationToken) => AcquireAsync(tenant, mailboxId, null, cancellationToken);
+
+    /// <summary>Takes the mailbox's lease, waiting up to <paramref name="wait"/> (null: LeaseWait); UNAVAILABLE MAILBOX_BUSY after that.</summary>
+    public async Task<Pop3Lease> AcquireAsync(string tenant, string mailboxId, TimeSpan? wait, CancellationToken cancellationToken)
     {
         var pop3 = options.Value;
         var key = StoreKeys.Pop3Lease(tenant, mailboxId);
@@ -61,11 +64,7 @@ internal sealed partial class Pop3LeaseManager(IStateStore store, IOptions<Pop3O
                 {
                     LogBusy(logger, mailboxId);
                     metrics.LeaseWaited(time.GetElapsedTime(started), "busy");
-                    throw new MailGrpcException(
-                        ErrorKind.Unavailable,
-                        ErrorReasons.MailboxBusy,
-                        $"Another call holds mailbox '{mailboxId}''s POP3 session; retry later.",
-                        new Dictionary<string, string> { ["mailbox_id"] = mailboxId });
+                    throw Failures.MailboxBusy(mailboxId);
                 }
 
                 // Jitter spreads replicas that wait for the same lease.

@@ -95,11 +95,7 @@ internal static class Pop3SecurityProbe
         var fix = use == Mailboxes.Pop3Security.ImplicitTls
             ? $"set the mailbox's server.security to {useName} for this port (usually 995), or use the server's STARTTLS port (usually 110) with {Name(configured)}"
             : $"set the mailbox's server.security to {useName} (or SECURITY_NONE if the server offers no STLS), or use the server's implicit-TLS port (usually 995)";
-        return new MailGrpcException(
-            ErrorKind.FailedPrecondition,
-            ErrorReasons.Pop3SecurityMismatch,
-            $"POP3 server {where}: security is {Name(configured)} but {what}. Fix: {fix}.",
-            new Dictionary<string, string> { ["field"] = "mailbox.server.security", ["configured"] = Name(configured), ["use"] = useName });
+        return Failures.Pop3SecurityMismatch(where, Name(configured), useName, what, fix);
     }
 
     public static string Name(Mailboxes.Pop3Security security) => security switch

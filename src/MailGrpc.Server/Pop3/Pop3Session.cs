@@ -19,7 +19,7 @@ internal readonly record struct Pop3Entry(int Index, string Uid, long Size);
 /// (docs/setup/google.md, "Gmail's POP settings").
 /// </para>
 /// </summary>
-internal sealed partial class Pop3Session : IAsyncDisposable
+internal sealed partial class Pop3Session : IAsyncDisposable, IPop3MessageSource
 {
     private readonly Func<CancellationToken, Task<Pop3Client>> _reconnect;
     private Pop3Client _client;
@@ -32,7 +32,7 @@ internal sealed partial class Pop3Session : IAsyncDisposable
     private IReadOnlyList<Pop3Entry>? _entries;
     private int _disposed;
 
-    internal Pop3Session(Pop3Client client, Func<CancellationToken, Task<Pop3Client>> reconnect, Pop3LeaseManager.Pop3Lease? lease, string mailboxId, ILogger logger, CancellationToken callCancelled, MailGrpcMetrics? metrics = null)
+    internal Pop3Session(Pop3Client client, Func<CancellationToken, Task<Pop3Client>> reconnect, Pop3LeaseManager.Pop3Lease? lease, string mailboxId, ILogger logger, MailGrpcMetrics? metrics, CancellationToken callCancelled)
     {
         _metrics = metrics;
         _client = client;
@@ -87,7 +87,7 @@ internal sealed partial class Pop3Session : IAsyncDisposable
     /// Fetches whole messages (or only headers) for <paramref name="indexes"/>: one pipelined batch when the server offers
     /// PIPELINING, else one RETR/TOP at a time. MailKit holds every returned stream in memory; the caller has reserved that.
     /// </summary>
-    public Task<IList<Stream>> FetchAsync(IList<int> indexes, bool headersOnly, CancellationToken cancellationToken = default) => RunAsync(async ct =>
+    public Task<IList<Stream>> FetchAsync(IList<int> indexes, bool headersOnly, CancellationToken cancellationToken) => RunAsync(async ct =>
     {
         if (indexes.Count > 1 && SupportsPipelining)
         {
@@ -160,7 +160,7 @@ internal sealed partial class Pop3Session : IAsyncDisposable
         }
         catch (OperationCanceledException) when (_lease is not null && _lease.Lost.IsCancellationRequested)
         {
-            throw MailGrpcException.Unavailable(ErrorReasons.Pop3LeaseLost, "The mailbox's session lease was lost (the state store did not answer); retry.");
+            throw Failures.Pop3LeaseLost();
         }
         catch (Exception ex) when (ex is IOException and not Pop3TransportException || ex is System.Net.Sockets.SocketException)
         {

@@ -30,15 +30,18 @@ internal sealed partial class Pop3SessionFactory(
 {
     private Pop3Options Pop3 => options.Value;
 
-    /// <summary>Takes the mailbox's lease and opens a session under it. The session releases the lease when disposed.</summary>
-    public async Task<Pop3Session> OpenAsync(MailboxRecord mailbox, CancellationToken cancellationToken, TimeSpan? leaseWait = null)
+    /// <summary>Takes the mailbox's lease (waiting up to LeaseWait) and opens a session under it. The session releases the lease when disposed.</summary>
+    public Task<Pop3Session> OpenAsync(MailboxRecord mailbox, CancellationToken cancellationToken) => OpenAsync(mailbox, null, cancellationToken);
+
+    /// <summary>Takes the mailbox's lease, waiting up to <paramref name="leaseWait"/> (null: LeaseWait), and opens a session under it.</summary>
+    public async Task<Pop3Session> OpenAsync(MailboxRecord mailbox, TimeSpan? leaseWait, CancellationToken cancellationToken)
     {
-        var lease = await leases.AcquireAsync(mailbox.Tenant, mailbox.Id, cancellationToken, leaseWait);
+        var lease = await leases.AcquireAsync(mailbox.Tenant, mailbox.Id, leaseWait, cancellationToken);
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.Lost);
             var client = await ConnectAndLoginAsync(mailbox, linked.Token);
-            return new Pop3Session(client, ct => ConnectAndLoginAsync(mailbox, ct), lease, mailbox.Id, logger, cancellationToken, metrics);
+            return new Pop3Session(client, ct => ConnectAndLoginAsync(mailbox, ct), lease, mailbox.Id, logger, metrics, cancellationToken);
         }
         catch
         {
@@ -90,7 +93,7 @@ internal sealed partial class Pop3SessionFactory(
     private async Task<(Pop3Client? Client, LoginRefusal? Refusal)> ConnectAndTryLoginAsync(MailboxRecord mailbox, Pop3Credential credential, CancellationToken cancellationToken)
     {
         var recorder = new LoginReplyRecorder();
-        var client = await ConnectAsync(mailbox, cancellationToken, recorder);
+        var client = await ConnectAsync(mailbox, recorder, cancellationToken);
         if (await TryLoginAsync(client, mailbox, credential, cancellationToken))
         {
             recorder.Stop();
@@ -122,10 +125,10 @@ internal sealed partial class Pop3SessionFactory(
     /// </summary>
     public async Task<bool> TryLoginOnceAsync(MailboxRecord mailbox, Pop3Credential credential, CancellationToken cancellationToken)
     {
-        await using var lease = await leases.AcquireAsync(mailbox.Tenant, mailbox.Id, cancellationToken, null);
+        await using var lease = await leases.AcquireAsync(mailbox.Tenant, mailbox.Id, cancellationToken);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.Lost);
         var recorder = new LoginReplyRecorder();
-        var client = await ConnectAsync(mailbox, linked.Token, recorder);
+        var client = await ConnectAsync(mailbox, recorder, linked.Token);
         if (!await TryLoginAsync(client, mailbox, credential, linked.Token))
         {
             // [IN-USE], [SYS/TEMP] and the like say nothing about the credential: answer them as they are.
@@ -144,7 +147,7 @@ internal sealed partial class Pop3SessionFactory(
         return true;
     }
 
-    private async Task<Pop3Client> ConnectAsync(MailboxRecord mailbox, CancellationToken cancellationToken, LoginReplyRecorder? recorder = null)
+    private async Task<Pop3Client> ConnectAsync(MailboxRecord mailbox, LoginReplyRecorder? recorder, CancellationToken cancellationToken)
     {
         var addresses = await ResolveAsync(mailbox.Host, cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -264,7 +267,7 @@ internal sealed partial class Pop3SessionFactory(
             OperationCanceledException when callCancelled.IsCancellationRequested => ex,
             OperationCanceledException => new Pop3TransportException(Pop3TransportFailure.Timeout, $"Connecting to POP3 server {where} timed out after {Pop3.ConnectTimeout.TotalSeconds:0.#} s.", ex),
             SocketException => new Pop3TransportException(Pop3TransportFailure.Connect, $"Could not connect to POP3 server {where}.", ex),
-            NotSupportedException => MailGrpcException.FailedPrecondition(ErrorReasons.Pop3StartTlsUnsupported, $"POP3 server {where} does not offer STLS; use implicit TLS or another port."),
+            NotSupportedException => Failures.Pop3StartTlsUnsupported(where),
             IOException and not Pop3TransportException => new Pop3TransportException(Pop3TransportFailure.ConnectionLost, $"The connection to POP3 server {where} broke during connect.", ex),
             _ => ex,
         };
@@ -278,7 +281,7 @@ internal sealed partial class Pop3SessionFactory(
             await LoginAsync(client, mailbox, credential, cancellationToken);
             if (!client.Capabilities.HasFlag(Pop3Capabilities.UIDL))
             {
-                throw MailGrpcException.FailedPrecondition(ErrorReasons.Pop3UidlUnsupported, "The POP3 server does not offer UIDL; MailGrpc identifies messages by uid and cannot read this mailbox.");
+                throw Failures.Pop3UidlUnsupported();
             }
 
             return true;
@@ -318,9 +321,7 @@ internal sealed partial class Pop3SessionFactory(
             // Some servers list no SASL mechanisms before login; only refuse when the list exists and lacks ours.
             if (offered.Count > 0 && !offered.Contains(sasl.MechanismName))
             {
-                throw MailGrpcException.FailedPrecondition(
-                    ErrorReasons.Pop3AuthMechanismUnsupported,
-                    $"The POP3 server does not offer {sasl.MechanismName}; it offers {string.Join(", ", offered)}.");
+                throw Failures.Pop3AuthMechanismUnsupported(sasl.MechanismName, offered);
             }
 
             await client.AuthenticateAsync(sasl, cancellationToken);

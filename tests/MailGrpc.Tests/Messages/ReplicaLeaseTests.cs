@@ -49,15 +49,8 @@ public sealed partial class ReplicaLeaseTests(Pop3Rig rig) : IAsyncDisposable
         var counts = await Task.WhenAll(Stream(_a.Messages), Stream(clientB), Stream(_a.Messages), Stream(clientB));
         Assert.All(counts, c => Assert.Equal(300, c));
 
-        await Task.Delay(300); // Dovecot writes its log asynchronously
-        string log;
-        using (var reader = new StreamReader(new FileStream(rig.DovecotLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite)))
-        {
-            reader.BaseStream.Seek(logStart, SeekOrigin.Begin);
-            log = await reader.ReadToEndAsync();
-        }
-
-        var mine = log.Split('\n').Where(l => l.Contains(user, StringComparison.Ordinal)).ToArray();
+        var mine = await DovecotLog.WaitForLinesAsync(rig.DovecotLog, logStart, user, lines =>
+            lines.Count(l => l.Contains("Login: user=", StringComparison.Ordinal)) >= 4 && lines.Count(l => LogoutPattern().IsMatch(l)) >= 4);
         Assert.DoesNotContain(mine, l => l.Contains("IN-USE", StringComparison.OrdinalIgnoreCase));
         var logins = mine.Count(l => l.Contains("Login: user=", StringComparison.Ordinal));
         var logouts = mine.Count(l => LogoutPattern().IsMatch(l));

@@ -7,6 +7,7 @@ using MailGrpc.V1;
 namespace MailGrpc.Tests.Providers;
 
 /// <summary>Each provider's exact login lines (tests/rig/README.md names their sources) → kind, reason and hint.</summary>
+[Trait("Layer", "Fast")]
 public sealed class LoginReplyClassifierTests
 {
     [Theory]
