@@ -124,7 +124,7 @@ internal sealed partial class AuthorizationManager(
         var taken = await pending.TakeAsync(state, cancellationToken)
             ?? throw AlreadyUsed(await pending.PeekAsync(state, cancellationToken) ?? found);
         var mailbox = await mailboxes.GetAsync(taken.Tenant, taken.MailboxId, cancellationToken)
-            ?? throw MailGrpcException.MailboxNotFound(taken.MailboxId);
+            ?? throw Failures.MailboxNotFound(taken.MailboxId);
         if (mailbox.OAuthClient != taken.OAuthClient)
         {
             throw Failures.NotOAuthMailbox(mailbox.Id, clientChangedSinceStart: true);
@@ -285,7 +285,7 @@ internal sealed partial class AuthorizationManager(
         var now = time.GetUtcNow();
         var credential = new StoredCredential { Kind = CredentialKind.Password, Password = password, StoredAt = now, Account = request.SkipVerification ? null : mailbox.Username };
         await credentials.PutAsync(tenant, mailbox.Id, credential, "*", cancellationToken);
-        var updated = await states.MarkActiveAsync(tenant, mailbox.Id, cancellationToken) ?? throw MailGrpcException.MailboxNotFound(mailbox.Id);
+        var updated = await states.MarkActiveAsync(tenant, mailbox.Id, cancellationToken) ?? throw Failures.MailboxNotFound(mailbox.Id);
         LogPasswordSet(logger, tenant, mailbox.Id);
         return ToStatus(updated, credential);
     }
@@ -333,7 +333,7 @@ internal sealed partial class AuthorizationManager(
         }
 
         await credentials.DeleteAsync(tenant, mailbox.Id, cancellationToken);
-        var updated = await states.MarkPendingAsync(tenant, mailbox.Id, cancellationToken) ?? throw MailGrpcException.MailboxNotFound(mailbox.Id);
+        var updated = await states.MarkPendingAsync(tenant, mailbox.Id, cancellationToken) ?? throw Failures.MailboxNotFound(mailbox.Id);
         LogRevoked(logger, tenant, mailbox.Id, revoked);
         return new AuthorizationRevocation(revoked, ToStatus(updated, null));
     }
@@ -382,7 +382,7 @@ internal sealed partial class AuthorizationManager(
 
         // Not cancelled half-way: the provider has issued the tokens; losing them now would waste the consent.
         await credentials.PutAsync(mailbox.Tenant, mailbox.Id, credential, "*", CancellationToken.None);
-        var updated = await states.MarkActiveAsync(mailbox.Tenant, mailbox.Id, CancellationToken.None) ?? throw MailGrpcException.MailboxNotFound(mailbox.Id);
+        var updated = await states.MarkActiveAsync(mailbox.Tenant, mailbox.Id, CancellationToken.None) ?? throw Failures.MailboxNotFound(mailbox.Id);
         LogAuthorized(logger, mailbox.Tenant, mailbox.Id, kind, client.Name);
         metrics.TokenExpiryChanged(mailbox.Tenant, mailbox.Id, grant.ExpiresAt);
         return ToStatus(updated, credential);

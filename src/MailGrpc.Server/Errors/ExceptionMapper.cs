@@ -111,19 +111,19 @@ internal static class ExceptionMapper
     private static MailGrpcException? MapPop3(Exception exception) => exception switch
     {
         MailGrpc.Server.Pop3.Pop3TransportException { Failure: MailGrpc.Server.Pop3.Pop3TransportFailure.Connect } e =>
-            MailGrpcException.Unavailable(ErrorReasons.Pop3ConnectFailed, e.Message, e),
+            Failures.Pop3ConnectFailed(e.Message, e),
         MailGrpc.Server.Pop3.Pop3TransportException { Failure: MailGrpc.Server.Pop3.Pop3TransportFailure.Timeout } e =>
-            MailGrpcException.Unavailable(ErrorReasons.Pop3Timeout, e.Message, e),
+            Failures.Pop3Timeout(e.Message, e),
         MailGrpc.Server.Pop3.Pop3TransportException e =>
-            MailGrpcException.Unavailable(ErrorReasons.Pop3ConnectionLost, e.Message + " Nothing was deleted; ask again for unacknowledged messages.", e),
+            Failures.Pop3ConnectionLost(e.Message, e),
         MailKit.Security.SslHandshakeException =>
-            MailGrpcException.FailedPrecondition(ErrorReasons.Pop3TlsFailed, "The TLS handshake with the POP3 server failed (untrusted or mismatched certificate, or no common protocol)."),
+            Failures.Pop3TlsFailed(),
         MailKit.Net.Pop3.Pop3CommandException e when e.StatusText.Contains("[IN-USE]", StringComparison.OrdinalIgnoreCase) =>
-            MailGrpcException.Unavailable(ErrorReasons.MailboxBusy, "The POP3 server reports the maildrop in use by another client; retry later.", e),
+            Failures.Pop3MaildropInUse(e),
         MailKit.Net.Pop3.Pop3CommandException e =>
-            MailGrpcException.Unavailable(ErrorReasons.Pop3CommandFailed, "The POP3 server refused a command.", e),
+            Failures.Pop3CommandFailed(e),
         MailKit.Net.Pop3.Pop3ProtocolException or MailKit.ServiceNotConnectedException =>
-            MailGrpcException.Unavailable(ErrorReasons.Pop3ConnectionLost, "The POP3 connection broke or the server left the protocol. Nothing was deleted; ask again for unacknowledged messages.", exception),
+            Failures.Pop3ConnectionLost("The POP3 connection broke or the server left the protocol.", exception),
         _ => null,
     };
 }

@@ -3,6 +3,26 @@ namespace MailGrpc.Server.Errors;
 /// <summary>The failures of POP3 sessions: the lease, the byte budget, what the server does not offer.</summary>
 internal static partial class Failures
 {
+    // Transport and protocol failures (Errors/ExceptionMapper maps MailKit's and the session layer's exceptions here). The
+    // server's own text is never echoed: it can carry anything.
+    public static MailGrpcException Pop3ConnectFailed(string message, Exception inner) =>
+        new(ErrorKind.Unavailable, ErrorReasons.Pop3ConnectFailed, message, inner: inner);
+
+    public static MailGrpcException Pop3Timeout(string message, Exception inner) =>
+        new(ErrorKind.Unavailable, ErrorReasons.Pop3Timeout, message, inner: inner);
+
+    public static MailGrpcException Pop3ConnectionLost(string what, Exception inner) =>
+        new(ErrorKind.Unavailable, ErrorReasons.Pop3ConnectionLost, what + " Nothing was deleted; ask again for unacknowledged messages.", inner: inner);
+
+    public static MailGrpcException Pop3TlsFailed() =>
+        new(ErrorKind.FailedPrecondition, ErrorReasons.Pop3TlsFailed, "The TLS handshake with the POP3 server failed (untrusted or mismatched certificate, or no common protocol).");
+
+    public static MailGrpcException Pop3MaildropInUse(Exception inner) =>
+        new(ErrorKind.Unavailable, ErrorReasons.MailboxBusy, "The POP3 server reports the maildrop in use by another client; retry later.", inner: inner);
+
+    public static MailGrpcException Pop3CommandFailed(Exception inner) =>
+        new(ErrorKind.Unavailable, ErrorReasons.Pop3CommandFailed, "The POP3 server refused a command.", inner: inner);
+
     public static MailGrpcException MailboxBusy(string mailboxId) =>
         new(
             ErrorKind.Unavailable,

@@ -21,37 +21,14 @@ public sealed class GrpcLayeringTests
 
     private static readonly string[] EdgeTypes = ["MailGrpc.Server.Errors.ExceptionMapper"];
 
-    /// <summary>
-    /// Areas still being converted in issue #12 by other helpers (pipeline: Messages, Pop3; oauth: Authorization; callers:
-    /// Callers). The lead empties this list once their branches are merged; nothing may be added to it.
-    /// </summary>
-    private static readonly string[] PendingNamespaces =
-    [
-        "MailGrpc.Server.Messages",
-        "MailGrpc.Server.Pop3",
-        "MailGrpc.Server.Authorization",
-        "MailGrpc.Server.Callers",
-    ];
-
-    /// <summary>
-    /// Single references a converted area still makes into a pending one, as (type, referenced type). Diagnostics reads
-    /// whether the stored credential is app-only, and <c>StoredCredential.Kind</c> (Authorization, oauth's part) is still
-    /// the API's <c>CredentialKind</c>. Goes when the stored credential gets its own enum.
-    /// </summary>
-    private static readonly (string Type, string Referenced)[] PendingReferences =
-    [
-        ("MailGrpc.Server.Diagnostics.MailboxDiagnostics", "MailGrpc.V1.CredentialKind"),
-    ];
-
     [Fact]
     public void Only_the_grpc_edge_and_the_error_mapper_refer_to_grpc_or_proto_types()
     {
         using var module = ModuleDefinition.ReadModule(typeof(MailGrpc.Server.Mailboxes.MailboxManager).Assembly.Location);
 
         var violations = module.GetTypes()
-            .Where(type => !IsEdge(type) && !IsPending(type))
+            .Where(type => !IsEdge(type))
             .SelectMany(type => EdgeOnlyReferences(type).Select(found => (Type: OutermostName(type), found.Referenced, found.Where)))
-            .Where(v => !PendingReferences.Contains((v.Type, v.Referenced)))
             .Select(v => $"{v.Type} → {v.Referenced} ({v.Where})")
             .Distinct()
             .Order(StringComparer.Ordinal)
@@ -84,8 +61,6 @@ public sealed class GrpcLayeringTests
         var ns = Namespace(type);
         return EdgeTypes.Contains(name) || EdgeNamespaces.Any(edge => InNamespace(ns, edge));
     }
-
-    private static bool IsPending(TypeDefinition type) => PendingNamespaces.Any(pending => InNamespace(Namespace(type), pending));
 
     private static bool InNamespace(string ns, string root) => ns == root || ns.StartsWith(root + ".", StringComparison.Ordinal);
 

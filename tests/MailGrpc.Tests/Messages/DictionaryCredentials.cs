@@ -26,7 +26,7 @@ internal sealed class DictionaryCredentials : IMailboxCredentials
         {
             return Current.TryGetValue(mailbox.Id, out var credential)
                 ? Task.FromResult(credential)
-                : throw MailGrpcException.FailedPrecondition("NOT_AUTHORIZED", "No credential.");
+                : throw new MailGrpcException(ErrorKind.FailedPrecondition, "NOT_AUTHORIZED", "No credential.");
         }
     }
 
@@ -42,7 +42,7 @@ internal sealed class DictionaryCredentials : IMailboxCredentials
             }
         }
 
-        throw MailGrpcException.FailedPrecondition("REAUTHORIZATION_REQUIRED", "Refused and no renewal.");
+        throw new MailGrpcException(ErrorKind.FailedPrecondition, "REAUTHORIZATION_REQUIRED", "Refused and no renewal.");
     }
 
     public Task<Exception> GiveUpAfterRefusalAsync(MailboxRecord mailbox, string reason, string message, CancellationToken cancellationToken)
