@@ -63,6 +63,8 @@ public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHel
 
         async Task WorkerAsync(int worker)
         {
+            // The caller's retry pacing (a real client backs off between retries of UNAVAILABLE).
+            using var retryPace = new Pace(TimeSpan.FromMilliseconds(50));
             for (var i = 0; !stop.IsCancellationRequested; i++)
             {
                 var id = $"fo-{worker}-{i}";
@@ -71,7 +73,7 @@ public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHel
                 while (!await CallAsync(async () => await client.CreateMailboxAsync(request, deadline: DateTime.UtcNow + CallDeadline), "create"))
                 {
                     attempts++;
-                    await Task.Delay(50);
+                    await retryPace.NextAsync();
                 }
 
                 if (attempts > 0)
@@ -104,7 +106,7 @@ public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHel
                     }
 
                     attempts++;
-                    await Task.Delay(50);
+                    await retryPace.NextAsync();
                 }
 
                 if (attempts > 0)
@@ -119,6 +121,7 @@ public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHel
         var workers = Enumerable.Range(0, 4).Select(w => Task.Run(() => WorkerAsync(w))).ToArray();
         var probe = Task.Run(async () =>
         {
+            using var samples = new Pace(TimeSpan.FromMilliseconds(100));
             while (!stop.IsCancellationRequested)
             {
                 try
@@ -130,7 +133,7 @@ public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHel
                     readiness.Add(HealthCheckResponse.Types.ServingStatus.Unknown);
                 }
 
-                await Task.Delay(100);
+                await samples.NextAsync();
             }
         });
 
@@ -241,26 +244,6 @@ public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHel
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
     }
 
-    internal static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is RpcException or StackExchange.Redis.RedisException or InvalidOperationException)
-            {
-                // Not yet: the cluster is failing over.
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"Timed out after {timeout} waiting for {what}.");
-    }
+    // A condition that throws (the cluster is failing over) simply does not hold yet.
+    internal static Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what) => Eventually.WaitAsync(condition, timeout, what);
 }

@@ -51,6 +51,7 @@ public sealed class DrainTests(Pop3Rig rig, ITestOutputHelper output)
         TimeSpan sigtermAt = default;
         var ex = await Record.ExceptionAsync(async () =>
         {
+            using var slowReader = new Pace(TimeSpan.FromMilliseconds(100));
             while (await call.ResponseStream.MoveNext())
             {
                 var frame = call.ResponseStream.Current.Frame;
@@ -67,7 +68,7 @@ public sealed class DrainTests(Pop3Rig rig, ITestOutputHelper output)
                 }
 
                 // A slow reader: the whole mailbox would take far longer than the drain allows.
-                await Task.Delay(100);
+                await slowReader.NextAsync();
             }
         });
         var endedAfter = clock.Elapsed - sigtermAt;

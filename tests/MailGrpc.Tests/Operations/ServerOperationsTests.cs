@@ -91,6 +91,7 @@ public sealed partial class ServerOperationsTests(Pop3Rig rig)
         RpcException? refused = null;
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         TimeSpan? sigtermAt = null;
+        using var slowReader = new Pace(TimeSpan.FromMilliseconds(15));
         while (await call.ResponseStream.MoveNext())
         {
             var frame = call.ResponseStream.Current.Frame;
@@ -104,7 +105,7 @@ public sealed partial class ServerOperationsTests(Pop3Rig rig)
             {
                 sigtermAt = stopwatch.Elapsed;
                 terminated = server.TerminateAsync(TimeSpan.FromMinutes(2));
-                await Task.Delay(500);
+                await Eventually.WaitAsync(() => server.Output.Contains("Application is shutting down", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the server to take the SIGTERM");
 
                 // A new call on a new connection while the stream drains.
                 using var fresh = GrpcChannel.ForAddress(server.Address);
@@ -113,7 +114,7 @@ public sealed partial class ServerOperationsTests(Pop3Rig rig)
             }
 
             // A slow reader: the stream outlives the signal by seconds.
-            await Task.Delay(15);
+            await slowReader.NextAsync();
         }
 
         Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);

@@ -135,11 +135,7 @@ public sealed class StartupErrorTests
     private static async Task<string> WaitForOutputAsync(ServerProcess server, string text)
     {
         // The label lines are logged when the host reports started, which can follow the first SERVING answer.
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!server.Output.Contains(text, StringComparison.Ordinal))
-        {
-            await Task.Delay(20, timeout.Token);
-        }
+        await Eventually.WaitAsync(() => server.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(30), $"'{text}' in the server's output");
 
         return server.Output;
     }

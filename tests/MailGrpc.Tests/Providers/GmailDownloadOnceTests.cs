@@ -111,11 +111,9 @@ public sealed class GmailDownloadOnceTests(PersonalityRig fixture)
     /// <summary>The personality unlocks the maildrop when the socket closes; wait for that instead of sleeping.</summary>
     private async Task WaitForSessionEndAsync(string user)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while ((await Gmail.StateAsync(PersonalityServer.Gmail, user))["locked"]!.GetValue<bool>())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the POP3 session did not end");
-            await Task.Delay(50);
-        }
+        await Eventually.WaitAsync(
+            async () => !(await Gmail.StateAsync(PersonalityServer.Gmail, user))["locked"]!.GetValue<bool>(),
+            TimeSpan.FromSeconds(20),
+            "the POP3 session to end");
     }
 }

@@ -297,7 +297,8 @@ public sealed class RigTests(RigEnvironment rig)
         // RFC 8628 §3.5 client pacing, the behaviour under test: a device client must wait the announced interval
         // (1 s, + 1 s for the slow_down) before it polls again; polling sooner is answered slow_down and resets the wait,
         // so no condition poll can replace this wait (the one wait on a clock kept in the tests, see docs/testing.md).
-        await Task.Delay(TimeSpan.FromSeconds(2.2), ct);
+        var lastPoll = DateTimeOffset.UtcNow;
+        await Eventually.WaitAsync(() => DateTimeOffset.UtcNow >= lastPoll + TimeSpan.FromSeconds(2.2), TimeSpan.FromSeconds(10), "the device flow's polling interval to pass", ct);
         var tokens = await PollDeviceAsync(client, deviceCode, ct);
         Assert.True(tokens.IsSuccess, tokens.Body.ToJsonString());
         Assert.Equal("invalid_grant", (await PollDeviceAsync(client, deviceCode, ct)).Error);

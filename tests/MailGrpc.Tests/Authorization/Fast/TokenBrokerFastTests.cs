@@ -7,6 +7,8 @@ using MailGrpc.Server.Storage;
 // Until Mailboxes.MailboxState (core, #12) replaces the proto enum on MailboxRecord; then this line goes.
 using MailboxState = MailGrpc.Server.Mailboxes.MailboxState;
 
+using MailGrpc.Tests.Infrastructure;
+
 namespace MailGrpc.Tests.Authorization.Fast;
 
 /// <summary>
@@ -291,12 +293,15 @@ public sealed class TokenBrokerFastTests : IAsyncDisposable
         var theirs = current!.Credential with { AccessToken = "at-from-the-other-replica", AccessTokenExpiresAt = _core.Clock.GetUtcNow().AddHours(1) };
         await _core.Credentials.PutAsync(Tenant, mailbox.Id, theirs, current.Version, CancellationToken.None);
         await _core.Store.DeleteIfEqualAsync(StoreKeys.RefreshLock(Tenant, mailbox.Id), lockValue, CancellationToken.None);
-        while (!waiting.IsCompleted)
-        {
-            // The waiter re-reads after each backoff on the (fake) clock.
-            _core.Clock.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.WhenAny(waiting, Task.Delay(5));
-        }
+        // The waiter re-reads after each backoff on the (fake) clock: move it on until the waiter has its answer.
+        await Eventually.WaitAsync(
+            () =>
+            {
+                _core.Clock.Advance(TimeSpan.FromMilliseconds(250));
+                return waiting.IsCompleted;
+            },
+            TimeSpan.FromSeconds(10),
+            "the waiting caller to read the other replica's token");
 
         Assert.Equal("at-from-the-other-replica", (await waiting).Secret);
         Assert.Equal(0, _core.Provider.GrantRequests("refresh_token"));
