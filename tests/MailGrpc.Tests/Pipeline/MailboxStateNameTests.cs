@@ -15,7 +15,7 @@ public sealed class MailboxStateNameTests
     [Fact]
     public void Every_state_name_is_the_contracts_enum_value_name()
     {
-        var descriptor = MailGrpc.V1.MailboxReflection.Descriptor.FindTypeByName<EnumDescriptor>("mailgrpc.v1.MailboxState");
+        var descriptor = MailGrpc.V1.MailboxReflection.Descriptor.FindTypeByName<EnumDescriptor>("MailboxState");
         Assert.All(Enum.GetValues<MailboxState>(), state =>
             Assert.Equal(descriptor.FindValueByNumber((int)MailboxProtoMapper.ToProto(state)).Name, MessageRequestValidator.StateName(state)));
     }
