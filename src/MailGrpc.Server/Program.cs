@@ -6,8 +6,13 @@ if (HealthProbe.IsRequested(args))
     return await HealthProbe.RunAsync(args);
 }
 
-// appsettings.json sits beside the binary, wherever the process is started from.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+// appsettings.json sits beside the binary, wherever the process is started from. Settings are read once at start
+// (docs/configuration.md), so the configuration files are not watched: no inotify instance per process for nothing.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
+    ContentRootPath = AppContext.BaseDirectory,
+});
 
 // A failed start prints one line per problem and a documented exit code (Hosting/StartupFailure), never a stack trace.
 try
