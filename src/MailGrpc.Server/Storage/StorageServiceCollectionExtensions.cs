@@ -18,6 +18,10 @@ internal static partial class StorageServiceCollectionExtensions
             var options = ConfigurationOptions.Parse(configuration!);
             // Keep retrying in the background so the server comes up (NOT_SERVING) before Redis does.
             options.AbortOnConnectFail = false;
+            // A command that finds no connection fails at once (STORE_UNAVAILABLE, retryable) instead of waiting in the
+            // backlog to be replayed after a reconnect: a write whose caller was already told UNAVAILABLE (or whose deadline
+            // passed) must not land seconds later, behind the caller's retry — in a failover that could undo a delete.
+            options.BacklogPolicy = BacklogPolicy.FailFast;
             return ConnectionMultiplexer.Connect(options);
         });
         services.AddSingleton<IStateStore>(sp =>
