@@ -47,6 +47,12 @@ internal sealed class SyncOptions
     /// </summary>
     public int Shards { get; set; } = 16;
 
+    /// <summary>
+    /// The schedule's name: its shards are <c>mailgrpc:{&lt;Schedule&gt;:&lt;n&gt;}:due</c>. Replicas with the same name share
+    /// the work; another name is a separate fleet on the same Redis (and keeps test runs apart). 1-32 of a-z 0-9 -.
+    /// </summary>
+    public string Schedule { get; set; } = "sync";
+
     /// <summary>The longest back-off after failed polls (the interval doubles per consecutive failure up to this).</summary>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(15);
 
@@ -90,6 +96,11 @@ internal sealed class SyncOptionsValidator : IValidateOptions<SyncOptions>
         if (options.MaxConcurrentPolls is < 1 or > 10_000 || options.ClaimBatchSize is < 1 or > 1000 || options.Shards is < 1 or > 1024)
         {
             failures.Add("MailGrpc:Sync: MaxConcurrentPolls must be 1-10000, ClaimBatchSize 1-1000, Shards 1-1024.");
+        }
+
+        if (!System.Text.RegularExpressions.Regex.IsMatch(options.Schedule, "^[a-z0-9-]{1,32}$"))
+        {
+            failures.Add("MailGrpc:Sync:Schedule must be 1-32 characters of a-z 0-9 -. Fix: e.g. Schedule=sync.");
         }
 
         if (options.IdleWait <= TimeSpan.Zero || options.IdleWait > TimeSpan.FromMinutes(1) || options.MaxBackoff < options.DefaultInterval)

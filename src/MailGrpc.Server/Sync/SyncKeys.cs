@@ -3,13 +3,13 @@ using System.Text;
 namespace MailGrpc.Server.Sync;
 
 /// <summary>
-/// The sync engine's Redis keys. The schedule is sharded over <c>Shards</c> sorted sets <c>mailgrpc:{sync:&lt;n&gt;}:due</c>,
+/// The sync engine's Redis keys. The schedule is sharded over <c>Shards</c> sorted sets <c>mailgrpc:{&lt;schedule&gt;:&lt;n&gt;}:due</c> (schedule <c>sync</c> by default),
 /// each its own hash tag (so spread over Redis Cluster slots), each command names one; a mailbox's sync state (known uids,
 /// failures) sits under the mailbox's own tag, beside its other keys, so deleting the mailbox's keys finds it.
 /// </summary>
 internal static class SyncKeys
 {
-    public static string Due(int shard) => $"mailgrpc:{{sync:{shard}}}:due";
+    public static string Due(string schedule, int shard) => $"mailgrpc:{{{schedule}:{shard}}}:due";
 
     /// <summary>The sync state of one mailbox (a hash: known uids, consecutive failures).</summary>
     public static string State(string tenant, string mailboxId) => $"mailgrpc:{{mbx:{tenant}:{mailboxId}}}:sync";

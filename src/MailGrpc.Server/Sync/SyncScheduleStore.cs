@@ -32,7 +32,7 @@ internal interface ISyncScheduleStore
 }
 
 /// <summary>The schedule on Redis: one sorted set per shard; every command (and the claim script) names one key.</summary>
-internal sealed class RedisSyncScheduleStore(IConnectionMultiplexer redis) : ISyncScheduleStore
+internal sealed class RedisSyncScheduleStore(IConnectionMultiplexer redis, string schedule) : ISyncScheduleStore
 {
     // KEYS[1] due set; ARGV[1] now (ms), ARGV[2] max, ARGV[3] claim deadline (ms). Returns member, score, member, score …
     private const string ClaimScript = """
@@ -50,7 +50,7 @@ internal sealed class RedisSyncScheduleStore(IConnectionMultiplexer redis) : ISy
         cancellationToken.ThrowIfCancellationRequested();
         var result = await Db.ScriptEvaluateAsync(
             ClaimScript,
-            [SyncKeys.Due(shard)],
+            [SyncKeys.Due(schedule, shard)],
             [now.ToUnixTimeMilliseconds(), max, claimDeadline.ToUnixTimeMilliseconds()]).ConfigureAwait(false);
         var values = (RedisResult[])result!;
         var claimed = new ClaimedEntry[values.Length / 2];
@@ -64,19 +64,19 @@ internal sealed class RedisSyncScheduleStore(IConnectionMultiplexer redis) : ISy
     }
 
     public Task RescheduleAsync(int shard, string member, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
-        Db.SortedSetAddAsync(SyncKeys.Due(shard), member, dueAt.ToUnixTimeMilliseconds(), SortedSetWhen.Exists);
+        Db.SortedSetAddAsync(SyncKeys.Due(schedule, shard), member, dueAt.ToUnixTimeMilliseconds(), SortedSetWhen.Exists);
 
     public Task UpsertAsync(int shard, string member, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
-        Db.SortedSetAddAsync(SyncKeys.Due(shard), member, dueAt.ToUnixTimeMilliseconds(), SortedSetWhen.LessThan);
+        Db.SortedSetAddAsync(SyncKeys.Due(schedule, shard), member, dueAt.ToUnixTimeMilliseconds(), SortedSetWhen.LessThan);
 
     public Task AddIfAbsentAsync(int shard, string member, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
-        Db.SortedSetAddAsync(SyncKeys.Due(shard), member, dueAt.ToUnixTimeMilliseconds(), SortedSetWhen.NotExists);
+        Db.SortedSetAddAsync(SyncKeys.Due(schedule, shard), member, dueAt.ToUnixTimeMilliseconds(), SortedSetWhen.NotExists);
 
     public Task RemoveAsync(int shard, string member, CancellationToken cancellationToken) =>
-        Db.SortedSetRemoveAsync(SyncKeys.Due(shard), member);
+        Db.SortedSetRemoveAsync(SyncKeys.Due(schedule, shard), member);
 
     public Task<long> CountDueAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken) =>
-        Db.SortedSetLengthAsync(SyncKeys.Due(shard), double.NegativeInfinity, now.ToUnixTimeMilliseconds());
+        Db.SortedSetLengthAsync(SyncKeys.Due(schedule, shard), double.NegativeInfinity, now.ToUnixTimeMilliseconds());
 }
 
 /// <summary>The schedule in process memory (the embedded store, fast tests): same rules, one lock.</summary>

@@ -27,7 +27,7 @@ internal static class SyncServiceCollectionExtensions
             ? new RedisMailEventSink(sp.GetRequiredService<RedisEventLog>(), sp.GetRequiredService<SyncMetrics>())
             : new DiscardingMailEventSink());
         services.AddSingleton<ISyncScheduleStore>(sp => UsesRedis(sp)
-            ? new RedisSyncScheduleStore(sp.GetRequiredService<IConnectionMultiplexer>())
+            ? new RedisSyncScheduleStore(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<SyncOptions>>().Value.Schedule)
             : new InMemorySyncScheduleStore());
         services.AddSingleton<ISyncStateStore>(sp => UsesRedis(sp)
             ? new RedisSyncStateStore(sp.GetRequiredService<IConnectionMultiplexer>())
