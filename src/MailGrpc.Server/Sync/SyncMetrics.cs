@@ -27,6 +27,7 @@ internal sealed class SyncMetrics
     private readonly Lock _lock = new();
     private readonly Queue<(DateTimeOffset At, double Seconds)> _recentLags = new();
     private long _backlog;
+    private long _pollsStarted;
 
     public SyncMetrics(IMeterFactory meterFactory, TimeProvider time)
     {
@@ -44,8 +45,12 @@ internal sealed class SyncMetrics
 
     public void SetBacklog(long due) => Interlocked.Exchange(ref _backlog, due);
 
+    /// <summary>Polls this replica started since it began (for the bench's and tests' view of who polled).</summary>
+    public long PollsStarted => Interlocked.Read(ref _pollsStarted);
+
     public void PollStarted(TimeSpan lag)
     {
+        Interlocked.Increment(ref _pollsStarted);
         var seconds = Math.Max(0, lag.TotalSeconds);
         _lag.Record(seconds);
         lock (_lock)
