@@ -55,7 +55,7 @@ internal static class MailGrpcServiceCollectionExtensions
         services.AddMailGrpcMessages();
 
         // Sync engine and event producers (Sync/; docs/sync.md).
-        services.AddMailGrpcSync(builder.Configuration);
+        services.AddMailGrpcSync();
 
         return builder;
     }

@@ -9,16 +9,13 @@ namespace MailGrpc.Server.Sync;
 internal static class SyncServiceCollectionExtensions
 {
     /// <summary>
-    /// The sync engine and the event producers: options (<c>MailGrpc:Sync</c>), the schedule and sync state (Redis, or
+    /// The sync engine and the event producers (options <c>MailGrpc:Sync</c> are bound with the others): the schedule and sync state (Redis, or
     /// process memory with the embedded store), the event sink (the tenant's Redis Stream; discarded with the embedded
     /// store), the change feed the registry calls, the engine (it returns at once unless <c>Sync:Enabled</c>) and its
     /// readiness check.
     /// </summary>
-    public static IServiceCollection AddMailGrpcSync(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddMailGrpcSync(this IServiceCollection services)
     {
-        services.AddOptions<SyncOptions>().Bind(configuration.GetSection(SyncOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SyncOptions>, SyncOptionsValidator>();
-
         services.TryAddSingleton(EventLogSettings.Default);
         services.TryAddSingleton(sp => new RedisEventLog(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<EventLogSettings>()));
 
