@@ -33,7 +33,11 @@ internal sealed class SyncMetrics
     {
         _time = time;
         var meter = meterFactory.Create(MailGrpcMetrics.MeterName);
-        _lag = meter.CreateHistogram<double>("mailgrpc.sync.poll.lag", "s", "How late a poll started after its mailbox was due.");
+        _lag = meter.CreateHistogram<double>("mailgrpc.sync.poll.lag", "s", "How late a poll started after its mailbox was due.", tags: null, new InstrumentAdvice<double>
+        {
+            // Sub-second resolution where it matters (a healthy lag), up to intervals of minutes.
+            HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
+        });
         _polls = meter.CreateCounter<long>("mailgrpc.sync.polls", "{poll}", "Sync polls by outcome (ok, failed, busy, skipped, timeout).");
         _failures = meter.CreateCounter<long>("mailgrpc.sync.poll.failures", "{poll}", "Failed sync polls by ErrorInfo reason.");
         _events = meter.CreateCounter<long>("mailgrpc.sync.events.appended", "{event}", "Events appended to tenant feeds, by type.");
