@@ -78,11 +78,21 @@ internal sealed partial class SyncSchedule(ISyncScheduleStore store, ISyncStateS
         }
     }
 
-    /// <summary>The repair pass: schedules a synced mailbox that is missing (due now), leaves a scheduled one as it is.</summary>
+    /// <summary>
+    /// The repair pass: schedules a synced mailbox that is missing, leaves a scheduled one as it is. A missing one is due at
+    /// a random point within its interval, so turning sync on for thousands of existing mailboxes spreads their polls over
+    /// one interval instead of a burst.
+    /// </summary>
     public Task EnsureScheduledAsync(MailboxRecord mailbox, CancellationToken cancellationToken)
     {
+        if (!IsSynced(mailbox))
+        {
+            return Task.CompletedTask;
+        }
+
         var member = SyncKeys.Member(mailbox.Tenant, mailbox.Id);
-        return IsSynced(mailbox) ? store.AddIfAbsentAsync(ShardOf(member), member, time.GetUtcNow(), cancellationToken) : Task.CompletedTask;
+        var spread = TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * Sync.IntervalFor(mailbox.Sync?.Interval).Ticks));
+        return store.AddIfAbsentAsync(ShardOf(member), member, time.GetUtcNow() + spread, cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the sync schedule for mailbox {Tenant}/{MailboxId}; the next repair pass fixes it")]
