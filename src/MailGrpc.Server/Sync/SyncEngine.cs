@@ -65,7 +65,8 @@ internal sealed partial class SyncEngine(
                         var claimed = await store.ClaimAsync(shard, now, now + Sync.ClaimTimeout, Math.Min(slots.CurrentCount, Sync.ClaimBatchSize), stoppingToken);
                         foreach (var entry in claimed)
                         {
-                            await slots.WaitAsync(stoppingToken);
+                            // Never blocks: no more were claimed than slots were free, and only this loop takes slots.
+                            slots.Wait(0, CancellationToken.None);
                             var task = PollClaimedAsync(shard, entry, now, slots, stoppingToken);
                             lock (running)
                             {
