@@ -56,13 +56,16 @@ internal sealed partial class SyncEngine(
                     continue;
                 }
 
-                var claimedAny = false;
+                // Loop again at once only while a shard gave a full batch (more may be due); else wait IdleWait, so an
+                // idle or lightly loaded replica costs Shards claims per IdleWait and not a round per poll.
+                var moreDue = false;
                 try
                 {
                     for (var i = 0; i < Sync.Shards && slots.CurrentCount > 0; i++, shard = (shard + 1) % Sync.Shards)
                     {
                         var now = time.GetUtcNow();
-                        var claimed = await store.ClaimAsync(shard, now, now + Sync.ClaimTimeout, Math.Min(slots.CurrentCount, Sync.ClaimBatchSize), stoppingToken);
+                        var wanted = Math.Min(slots.CurrentCount, Sync.ClaimBatchSize);
+                        var claimed = await store.ClaimAsync(shard, now, now + Sync.ClaimTimeout, wanted, stoppingToken);
                         foreach (var entry in claimed)
                         {
                             // Never blocks: no more were claimed than slots were free, and only this loop takes slots.
@@ -76,7 +79,7 @@ internal sealed partial class SyncEngine(
                             _ = task.ContinueWith(t => { lock (running) { running.Remove(t); } }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                         }
 
-                        claimedAny |= claimed.Count > 0;
+                        moreDue |= claimed.Count == wanted;
                     }
 
                     if (time.GetUtcNow() - lastBacklog >= BacklogEvery)
@@ -99,7 +102,7 @@ internal sealed partial class SyncEngine(
                     LogClaimFailed(logger, ex, failures);
                 }
 
-                if (!claimedAny)
+                if (!moreDue)
                 {
                     var wait = failures == 0 ? Sync.IdleWait : TimeSpan.FromTicks(Math.Min(Sync.IdleWait.Ticks * (1L << Math.Min(failures, 6)), TimeSpan.FromSeconds(30).Ticks));
                     await Task.Delay(wait, time, stoppingToken);
