@@ -34,6 +34,8 @@ internal sealed class MailGrpcOptions
     public TelemetryOptions Telemetry { get; set; } = new();
 
     public DiagnosticsOptions Diagnostics { get; set; } = new();
+
+    public SyncOptions Sync { get; set; } = new();
 }
 
 internal sealed class RedisOptions

@@ -112,4 +112,7 @@ internal static class ErrorReasons
     public const string IssuerMissing = "ISSUER_MISSING";
     public const string IdentityMismatch = "IDENTITY_MISMATCH";
     public const string IdentityUnavailable = "IDENTITY_UNAVAILABLE";
+
+    // Sync engine (issue #13).
+    public const string InvalidSyncInterval = "INVALID_SYNC_INTERVAL";
 }

@@ -31,8 +31,20 @@ internal static class MailboxProtoMapper
             _ => null,
         },
         State = ToDomain(mailbox.State),
+        Sync = mailbox.Sync is { } sync
+            ? new SyncSpec(
+                sync.HasEnabled ? sync.Enabled : null,
+                sync.Interval is { } i ? IntervalOf(i) : null,
+                sync.Interval is not { } d || d.Nanos % 1_000_000 == 0)
+            : null,
         Etag = mailbox.Etag,
     };
+
+    /// <summary>A Duration as a TimeSpan; one out of range (or with mixed signs) becomes <see cref="TimeSpan.MinValue"/>, which the manager refuses.</summary>
+    private static TimeSpan IntervalOf(Duration duration) =>
+        duration.Seconds is >= 0 and <= 315_576_000_000 && duration.Nanos is >= 0 and < 1_000_000_000
+            ? TimeSpan.FromSeconds(duration.Seconds) + TimeSpan.FromTicks(duration.Nanos / 100)
+            : TimeSpan.MinValue;
 
     public static V1.Mailbox ToProto(this MailboxRecord record) => new()
     {
@@ -53,7 +65,19 @@ internal static class MailboxProtoMapper
         CreateTime = Timestamp.FromDateTimeOffset(record.CreatedAt),
         UpdateTime = Timestamp.FromDateTimeOffset(record.UpdatedAt),
         Etag = record.Etag,
+        Sync = record.Sync is { } sync ? ToProto(sync) : null,
     };
+
+    public static V1.SyncSettings ToProto(MailboxSyncSettings sync)
+    {
+        var proto = new V1.SyncSettings { Interval = sync.Interval is { } i ? Duration.FromTimeSpan(i) : null };
+        if (sync.Enabled is { } enabled)
+        {
+            proto.Enabled = enabled;
+        }
+
+        return proto;
+    }
 
     public static MailboxProvider? ToDomain(V1.Provider provider) => provider switch
     {

@@ -6,6 +6,7 @@ using MailGrpc.Server.Messages;
 using MailGrpc.Server.Network;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.Storage;
+using MailGrpc.Server.Sync;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Hosting;
@@ -52,6 +53,9 @@ internal static class MailGrpcServiceCollectionExtensions
 
         // Messages (POP3 retrieval).
         services.AddMailGrpcMessages();
+
+        // Sync engine and event producers (Sync/; docs/sync.md).
+        services.AddMailGrpcSync();
 
         return builder;
     }

@@ -17,7 +17,9 @@ internal sealed class MailboxManager(
     HostGuard hostGuard,
     IOptions<OAuthClientsOptions> options,
     TimeProvider time,
-    Authorization.GrantRevocation revocation)
+    Authorization.GrantRevocation revocation,
+    IOptions<SyncOptions> syncOptions,
+    Sync.MailboxChangeFeed changes)
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 1000;
@@ -26,6 +28,7 @@ internal sealed class MailboxManager(
     private static readonly HashSet<string> UpdatablePaths = new(StringComparer.Ordinal)
     {
         "display_name", "username", "provider", "server", "server.host", "server.port", "server.security", "auth_method", "state",
+        "sync", "sync.enabled", "sync.interval",
     };
 
     public async Task<MailboxRecord> CreateAsync(string tenant, NewMailbox request, CancellationToken cancellationToken)
@@ -62,10 +65,13 @@ internal sealed class MailboxManager(
             OAuthClient = client,
             Mechanism = mechanism,
             State = MailboxState.PendingAuthorization,
+            Sync = ValidateSync(input.Sync)?.OrNull(),
             CreatedAt = now,
             UpdatedAt = now,
         };
-        return await repository.CreateAsync(record, cancellationToken);
+        var created = await repository.CreateAsync(record, cancellationToken);
+        await changes.CreatedAsync(created, cancellationToken);
+        return created;
     }
 
     public async Task<MailboxRecord> GetAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
@@ -162,12 +168,30 @@ internal sealed class MailboxManager(
             next = next with { State = await NextStateAsync(current, next, input.State, cancellationToken) };
         }
 
+        if (has.Contains("sync"))
+        {
+            next = next with { Sync = ValidateSync(input.Sync)?.OrNull() };
+        }
+        else if (has.Contains("sync.enabled") || has.Contains("sync.interval"))
+        {
+            var given = ValidateSync(input.Sync) ?? MailboxSyncSettings.None;
+            var own = next.Sync ?? MailboxSyncSettings.None;
+            next = next with
+            {
+                Sync = new MailboxSyncSettings(
+                    has.Contains("sync.enabled") ? given.Enabled : own.Enabled,
+                    has.Contains("sync.interval") ? given.Interval : own.Interval).OrNull(),
+            };
+        }
+
         if (next.Host != current.Host)
         {
             await hostGuard.EnsureAllowedAsync(next.Host, cancellationToken);
         }
 
-        return await repository.ReplaceAsync(next, current.Etag, cancellationToken);
+        var replaced = await repository.ReplaceAsync(next, current.Etag, cancellationToken);
+        await changes.ChangedAsync(current, replaced, cancellationToken);
+        return replaced;
     }
 
     /// <summary>Deletes the mailbox; true when its OAuth grant was revoked at the provider first.</summary>
@@ -190,7 +214,25 @@ internal sealed class MailboxManager(
 
         // 3. Remove what is stored for it; the mark becomes a short-lived tombstone that answers a retry of this call.
         await repository.FinishDeleteAsync(tenant, mailboxId, revoked, cancellationToken);
+        await changes.DeletedAsync(tenant, mailboxId, cancellationToken);
         return revoked;
+    }
+
+    /// <summary>The caller's sync settings, checked (null when left out); an interval outside MinInterval..1 day is refused.</summary>
+    private MailboxSyncSettings? ValidateSync(SyncSpec? sync)
+    {
+        if (sync is null)
+        {
+            return null;
+        }
+
+        if (sync.Interval is { } interval
+            && (!sync.IntervalWholeMilliseconds || interval < syncOptions.Value.MinInterval || interval > SyncOptions.MaxInterval))
+        {
+            throw Failures.InvalidSyncInterval(syncOptions.Value.MinInterval, SyncOptions.MaxInterval);
+        }
+
+        return new MailboxSyncSettings(sync.Enabled, sync.Interval);
     }
 
     private async Task<MailboxState> NextStateAsync(MailboxRecord current, MailboxRecord next, MailboxState? requested, CancellationToken cancellationToken)

@@ -37,6 +37,9 @@ internal sealed record MailboxRecord
 
     public string? LastErrorMessage { get; init; }
 
+    /// <summary>The mailbox's own sync settings; null fields take the server's defaults (<c>MailGrpc:Sync</c>).</summary>
+    public MailboxSyncSettings? Sync { get; init; }
+
     public DateTimeOffset CreatedAt { get; init; }
 
     public DateTimeOffset UpdatedAt { get; init; }
@@ -61,6 +64,15 @@ internal sealed record MailboxRecord
     /// <summary>The store's version of this document; not serialized, filled in on read.</summary>
     [JsonIgnore]
     public string Etag { get; init; } = string.Empty;
+}
+
+/// <summary>A mailbox's own sync settings as stored; a null field means "the server's default".</summary>
+internal sealed record MailboxSyncSettings(bool? Enabled, TimeSpan? Interval)
+{
+    public static MailboxSyncSettings None { get; } = new(null, null);
+
+    /// <summary>Null when nothing is set, so a record without settings stores none.</summary>
+    public MailboxSyncSettings? OrNull() => Enabled is null && Interval is null ? null : this;
 }
 
 /// <summary>How a mailbox logs in, as stored (pinned JSON names; see <see cref="MailboxState"/>).</summary>

@@ -25,12 +25,18 @@ internal sealed record MailboxSpec
     /// <summary>Null: a value the server does not know.</summary>
     public MailboxState? State { get; init; } = MailboxState.Unspecified;
 
+    /// <summary>The caller's sync settings (null: the message was left out). An interval is validated by the manager.</summary>
+    public SyncSpec? Sync { get; init; }
+
     /// <summary>The version the caller last read; empty accepts any.</summary>
     public string Etag { get; init; } = string.Empty;
 }
 
 /// <summary>The POP3 server settings a caller gave; <see cref="Port"/> null when not set, <see cref="Security"/> null when unknown.</summary>
 internal sealed record ServerSpec(string Host, int? Port, Pop3Security? Security);
+
+/// <summary>Sync settings as a caller sent them: null fields were left out; <see cref="Interval"/> is unchecked.</summary>
+internal sealed record SyncSpec(bool? Enabled, TimeSpan? Interval, bool IntervalWholeMilliseconds = true);
 
 /// <summary>How a mailbox logs in, as a caller chose it.</summary>
 internal abstract record AuthMethodSpec;

@@ -71,6 +71,7 @@ public sealed class OptionsPerSectionTests
         { "MailGrpc:Tokens:PendingAuthorizationLifetime", "00:00:00", "MailGrpc:Tokens: RefreshMargin must be zero or more and PendingAuthorizationLifetime positive.", typeof(TokenOptions) },
         { "MailGrpc:Pop3:ChunkSize", "100", "MailGrpc:Pop3:ChunkSize must be between 1024 and 65536 bytes.", typeof(Pop3Options) },
         { "MailGrpc:Diagnostics:StepTimeout", "00:10:00", "MailGrpc:Diagnostics: Timeout must be positive and at most 5 minutes, StepTimeout positive and at most Timeout.", typeof(DiagnosticsOptions) },
+        { "MailGrpc:Sync:MinInterval", "00:00:00.500", "MailGrpc:Sync:MinInterval must be from 1 second to 1 day. Fix: e.g. MinInterval=00:00:10.", typeof(SyncOptions) },
     };
 
     [Theory]
@@ -154,6 +155,7 @@ public sealed class OptionsPerSectionTests
     [
         typeof(ApiKeysOptions), typeof(OAuthClientsOptions), typeof(RedisOptions), typeof(EncryptionOptions), typeof(NetworkOptions),
         typeof(TlsOptions), typeof(TokenOptions), typeof(Pop3Options), typeof(DiagnosticsOptions), typeof(ShutdownOptions), typeof(TelemetryOptions),
+        typeof(SyncOptions),
     ];
 
     private static ServiceProvider Provider(Dictionary<string, string?> settings)

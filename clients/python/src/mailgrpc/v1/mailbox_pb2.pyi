@@ -1,3 +1,4 @@
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -31,7 +32,7 @@ class AuthMethod(_message.Message):
     def __init__(self, oauth: _Optional[_Union[OAuthAuth, _Mapping]] = ..., password: _Optional[_Union[PasswordAuth, _Mapping]] = ...) -> None: ...
 
 class Mailbox(_message.Message):
-    __slots__ = ["auth_method", "create_time", "display_name", "etag", "last_error_message", "last_error_reason", "mailbox_id", "provider", "server", "state", "update_time", "username"]
+    __slots__ = ["auth_method", "create_time", "display_name", "etag", "last_error_message", "last_error_reason", "mailbox_id", "provider", "server", "state", "sync", "update_time", "username"]
     AUTH_METHOD_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +43,7 @@ class Mailbox(_message.Message):
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     auth_method: AuthMethod
@@ -54,9 +56,10 @@ class Mailbox(_message.Message):
     provider: Provider
     server: ServerSettings
     state: MailboxState
+    sync: SyncSettings
     update_time: _timestamp_pb2.Timestamp
     username: str
-    def __init__(self, mailbox_id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., provider: _Optional[_Union[Provider, str]] = ..., server: _Optional[_Union[ServerSettings, _Mapping]] = ..., auth_method: _Optional[_Union[AuthMethod, _Mapping]] = ..., state: _Optional[_Union[MailboxState, str]] = ..., last_error_reason: _Optional[str] = ..., last_error_message: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    def __init__(self, mailbox_id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., provider: _Optional[_Union[Provider, str]] = ..., server: _Optional[_Union[ServerSettings, _Mapping]] = ..., auth_method: _Optional[_Union[AuthMethod, _Mapping]] = ..., state: _Optional[_Union[MailboxState, str]] = ..., last_error_reason: _Optional[str] = ..., last_error_message: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., sync: _Optional[_Union[SyncSettings, _Mapping]] = ...) -> None: ...
 
 class OAuthAuth(_message.Message):
     __slots__ = ["client", "mechanism"]
@@ -79,6 +82,14 @@ class ServerSettings(_message.Message):
     port: int
     security: Security
     def __init__(self, host: _Optional[str] = ..., port: _Optional[int] = ..., security: _Optional[_Union[Security, str]] = ...) -> None: ...
+
+class SyncSettings(_message.Message):
+    __slots__ = ["enabled", "interval"]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    interval: _duration_pb2.Duration
+    def __init__(self, enabled: bool = ..., interval: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Security(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

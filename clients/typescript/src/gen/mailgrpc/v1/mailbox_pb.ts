@@ -4,15 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mailgrpc/v1/mailbox.proto.
  */
 export const file_mailgrpc_v1_mailbox: GenFile = /*@__PURE__*/
-  fileDesc("ChltYWlsZ3JwYy92MS9tYWlsYm94LnByb3RvEgttYWlsZ3JwYy52MSKaAwoHTWFpbGJveBISCgptYWlsYm94X2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRInCghwcm92aWRlchgEIAEoDjIVLm1haWxncnBjLnYxLlByb3ZpZGVyEisKBnNlcnZlchgFIAEoCzIbLm1haWxncnBjLnYxLlNlcnZlclNldHRpbmdzEiwKC2F1dGhfbWV0aG9kGAYgASgLMhcubWFpbGdycGMudjEuQXV0aE1ldGhvZBIoCgVzdGF0ZRgHIAEoDjIZLm1haWxncnBjLnYxLk1haWxib3hTdGF0ZRIZChFsYXN0X2Vycm9yX3JlYXNvbhgIIAEoCRIaChJsYXN0X2Vycm9yX21lc3NhZ2UYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGAwgASgJImMKDlNlcnZlclNldHRpbmdzEgwKBGhvc3QYASABKAkSEQoEcG9ydBgCIAEoBUgAiAEBEicKCHNlY3VyaXR5GAMgASgOMhUubWFpbGdycGMudjEuU2VjdXJpdHlCBwoFX3BvcnQibgoKQXV0aE1ldGhvZBInCgVvYXV0aBgBIAEoCzIWLm1haWxncnBjLnYxLk9BdXRoQXV0aEgAEi0KCHBhc3N3b3JkGAIgASgLMhkubWFpbGdycGMudjEuUGFzc3dvcmRBdXRoSABCCAoGbWV0aG9kIkoKCU9BdXRoQXV0aBIOCgZjbGllbnQYASABKAkSLQoJbWVjaGFuaXNtGAIgASgOMhoubWFpbGdycGMudjEuU2FzbE1lY2hhbmlzbSIOCgxQYXNzd29yZEF1dGgqaQoIU2VjdXJpdHkSGAoUU0VDVVJJVFlfVU5TUEVDSUZJRUQQABIZChVTRUNVUklUWV9JTVBMSUNJVF9UTFMQARIVChFTRUNVUklUWV9TVEFSVFRMUxACEhEKDVNFQ1VSSVRZX05PTkUQAypnCghQcm92aWRlchIYChRQUk9WSURFUl9VTlNQRUNJRklFRBAAEhYKElBST1ZJREVSX01JQ1JPU09GVBABEhMKD1BST1ZJREVSX0dPT0dMRRACEhQKEFBST1ZJREVSX0dFTkVSSUMQAyq4AQoMTWFpbGJveFN0YXRlEh0KGU1BSUxCT1hfU1RBVEVfVU5TUEVDSUZJRUQQABInCiNNQUlMQk9YX1NUQVRFX1BFTkRJTkdfQVVUSE9SSVpBVElPThABEhgKFE1BSUxCT1hfU1RBVEVfQUNUSVZFEAISKgomTUFJTEJPWF9TVEFURV9SRUFVVEhPUklaQVRJT05fUkVRVUlSRUQQAxIaChZNQUlMQk9YX1NUQVRFX0RJU0FCTEVEEAQqawoNU2FzbE1lY2hhbmlzbRIeChpTQVNMX01FQ0hBTklTTV9VTlNQRUNJRklFRBAAEhoKFlNBU0xfTUVDSEFOSVNNX1hPQVVUSDIQARIeChpTQVNMX01FQ0hBTklTTV9PQVVUSEJFQVJFUhACQk1aPWdpdGh1Yi5jb20vbWFpbGdycGMvbWFpbGdycGMvY2xpZW50cy9nby9tYWlsZ3JwY3YxO21haWxncnBjdjGqAgtNYWlsR3JwYy5WMWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChltYWlsZ3JwYy92MS9tYWlsYm94LnByb3RvEgttYWlsZ3JwYy52MSLDAwoHTWFpbGJveBISCgptYWlsYm94X2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRInCghwcm92aWRlchgEIAEoDjIVLm1haWxncnBjLnYxLlByb3ZpZGVyEisKBnNlcnZlchgFIAEoCzIbLm1haWxncnBjLnYxLlNlcnZlclNldHRpbmdzEiwKC2F1dGhfbWV0aG9kGAYgASgLMhcubWFpbGdycGMudjEuQXV0aE1ldGhvZBIoCgVzdGF0ZRgHIAEoDjIZLm1haWxncnBjLnYxLk1haWxib3hTdGF0ZRIZChFsYXN0X2Vycm9yX3JlYXNvbhgIIAEoCRIaChJsYXN0X2Vycm9yX21lc3NhZ2UYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGAwgASgJEicKBHN5bmMYDSABKAsyGS5tYWlsZ3JwYy52MS5TeW5jU2V0dGluZ3MiXQoMU3luY1NldHRpbmdzEhQKB2VuYWJsZWQYASABKAhIAIgBARIrCghpbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIKCghfZW5hYmxlZCJjCg5TZXJ2ZXJTZXR0aW5ncxIMCgRob3N0GAEgASgJEhEKBHBvcnQYAiABKAVIAIgBARInCghzZWN1cml0eRgDIAEoDjIVLm1haWxncnBjLnYxLlNlY3VyaXR5QgcKBV9wb3J0Im4KCkF1dGhNZXRob2QSJwoFb2F1dGgYASABKAsyFi5tYWlsZ3JwYy52MS5PQXV0aEF1dGhIABItCghwYXNzd29yZBgCIAEoCzIZLm1haWxncnBjLnYxLlBhc3N3b3JkQXV0aEgAQggKBm1ldGhvZCJKCglPQXV0aEF1dGgSDgoGY2xpZW50GAEgASgJEi0KCW1lY2hhbmlzbRgCIAEoDjIaLm1haWxncnBjLnYxLlNhc2xNZWNoYW5pc20iDgoMUGFzc3dvcmRBdXRoKmkKCFNlY3VyaXR5EhgKFFNFQ1VSSVRZX1VOU1BFQ0lGSUVEEAASGQoVU0VDVVJJVFlfSU1QTElDSVRfVExTEAESFQoRU0VDVVJJVFlfU1RBUlRUTFMQAhIRCg1TRUNVUklUWV9OT05FEAMqZwoIUHJvdmlkZXISGAoUUFJPVklERVJfVU5TUEVDSUZJRUQQABIWChJQUk9WSURFUl9NSUNST1NPRlQQARITCg9QUk9WSURFUl9HT09HTEUQAhIUChBQUk9WSURFUl9HRU5FUklDEAMquAEKDE1haWxib3hTdGF0ZRIdChlNQUlMQk9YX1NUQVRFX1VOU1BFQ0lGSUVEEAASJwojTUFJTEJPWF9TVEFURV9QRU5ESU5HX0FVVEhPUklaQVRJT04QARIYChRNQUlMQk9YX1NUQVRFX0FDVElWRRACEioKJk1BSUxCT1hfU1RBVEVfUkVBVVRIT1JJWkFUSU9OX1JFUVVJUkVEEAMSGgoWTUFJTEJPWF9TVEFURV9ESVNBQkxFRBAEKmsKDVNhc2xNZWNoYW5pc20SHgoaU0FTTF9NRUNIQU5JU01fVU5TUEVDSUZJRUQQABIaChZTQVNMX01FQ0hBTklTTV9YT0FVVEgyEAESHgoaU0FTTF9NRUNIQU5JU01fT0FVVEhCRUFSRVIQAkJNWj1naXRodWIuY29tL21haWxncnBjL21haWxncnBjL2NsaWVudHMvZ28vbWFpbGdycGN2MTttYWlsZ3JwY3YxqgILTWFpbEdycGMuVjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A POP3 mailbox registered with MailGrpc. A mailbox never carries a token or a password:
@@ -110,6 +110,15 @@ export type Mailbox = Message<"mailgrpc.v1.Mailbox"> & {
    * @generated from field: string etag = 12;
    */
   etag: string;
+
+  /**
+   * Whether and how often the server's sync engine polls the mailbox and appends `message.arrived`
+   * and `message.removed` events to the tenant's event feed (docs/sync.md). Left out: the server's
+   * defaults (`MailGrpc:Sync:*`). Reads return what was set on the mailbox, not the defaults.
+   *
+   * @generated from field: mailgrpc.v1.SyncSettings sync = 13;
+   */
+  sync?: SyncSettings | undefined;
 };
 
 /**
@@ -118,6 +127,37 @@ export type Mailbox = Message<"mailgrpc.v1.Mailbox"> & {
  */
 export const MailboxSchema: GenMessage<Mailbox> = /*@__PURE__*/
   messageDesc(file_mailgrpc_v1_mailbox, 0);
+
+/**
+ * The sync engine's settings for one mailbox; each field left out takes the server's default.
+ *
+ * @generated from message mailgrpc.v1.SyncSettings
+ */
+export type SyncSettings = Message<"mailgrpc.v1.SyncSettings"> & {
+  /**
+   * Poll the mailbox. Left out: `MailGrpc:Sync:EnabledByDefault` (true). The engine itself runs
+   * only where `MailGrpc:Sync:Enabled` is set.
+   *
+   * @generated from field: optional bool enabled = 1;
+   */
+  enabled?: boolean | undefined;
+
+  /**
+   * Time between two polls. Left out: `MailGrpc:Sync:DefaultInterval` (60 s). From
+   * `MailGrpc:Sync:MinInterval` (10 s) to 1 day, whole milliseconds; else INVALID_ARGUMENT
+   * (`INVALID_SYNC_INTERVAL`).
+   *
+   * @generated from field: google.protobuf.Duration interval = 2;
+   */
+  interval?: Duration | undefined;
+};
+
+/**
+ * Describes the message mailgrpc.v1.SyncSettings.
+ * Use `create(SyncSettingsSchema)` to create a new message.
+ */
+export const SyncSettingsSchema: GenMessage<SyncSettings> = /*@__PURE__*/
+  messageDesc(file_mailgrpc_v1_mailbox, 1);
 
 /**
  * The POP3 server of a mailbox.
@@ -153,7 +193,7 @@ export type ServerSettings = Message<"mailgrpc.v1.ServerSettings"> & {
  * Use `create(ServerSettingsSchema)` to create a new message.
  */
 export const ServerSettingsSchema: GenMessage<ServerSettings> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 1);
+  messageDesc(file_mailgrpc_v1_mailbox, 2);
 
 /**
  * How MailGrpc authenticates to the POP3 server.
@@ -190,7 +230,7 @@ export type AuthMethod = Message<"mailgrpc.v1.AuthMethod"> & {
  * Use `create(AuthMethodSchema)` to create a new message.
  */
 export const AuthMethodSchema: GenMessage<AuthMethod> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 2);
+  messageDesc(file_mailgrpc_v1_mailbox, 3);
 
 /**
  * OAuth2 login (SASL XOAUTH2 or OAUTHBEARER).
@@ -218,7 +258,7 @@ export type OAuthAuth = Message<"mailgrpc.v1.OAuthAuth"> & {
  * Use `create(OAuthAuthSchema)` to create a new message.
  */
 export const OAuthAuthSchema: GenMessage<OAuthAuth> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 3);
+  messageDesc(file_mailgrpc_v1_mailbox, 4);
 
 /**
  * App-password login (SASL PLAIN, LOGIN or USER/PASS, whichever the server offers first).
@@ -233,7 +273,7 @@ export type PasswordAuth = Message<"mailgrpc.v1.PasswordAuth"> & {
  * Use `create(PasswordAuthSchema)` to create a new message.
  */
 export const PasswordAuthSchema: GenMessage<PasswordAuth> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 4);
+  messageDesc(file_mailgrpc_v1_mailbox, 5);
 
 /**
  * Transport security for POP3.

@@ -1,0 +1,37 @@
+using System.Text;
+
+namespace MailGrpc.Server.Sync;
+
+/// <summary>
+/// The sync engine's Redis keys. The schedule is sharded over <c>Shards</c> sorted sets <c>mailgrpc:{&lt;schedule&gt;:&lt;n&gt;}:due</c> (schedule <c>sync</c> by default),
+/// each its own hash tag (so spread over Redis Cluster slots), each command names one; a mailbox's sync state (known uids,
+/// failures) sits under the mailbox's own tag, beside its other keys, so deleting the mailbox's keys finds it.
+/// </summary>
+internal static class SyncKeys
+{
+    public static string Due(string schedule, int shard) => $"mailgrpc:{{{schedule}:{shard}}}:due";
+
+    /// <summary>The sync state of one mailbox (a hash: known uids, consecutive failures).</summary>
+    public static string State(string tenant, string mailboxId) => $"mailgrpc:{{mbx:{tenant}:{mailboxId}}}:sync";
+
+    /// <summary>A schedule member: tenant and mailbox id (neither holds a colon).</summary>
+    public static string Member(string tenant, string mailboxId) => tenant + ":" + mailboxId;
+
+    public static (string Tenant, string MailboxId) ParseMember(string member)
+    {
+        var colon = member.IndexOf(':', StringComparison.Ordinal);
+        return colon <= 0 ? (string.Empty, member) : (member[..colon], member[(colon + 1)..]);
+    }
+
+    /// <summary>The shard of a member: FNV-1a of its UTF-8 bytes, so every replica (and version) agrees.</summary>
+    public static int Shard(string member, int shards)
+    {
+        var hash = 2166136261u;
+        foreach (var b in Encoding.UTF8.GetBytes(member))
+        {
+            hash = unchecked((hash ^ b) * 16777619u);
+        }
+
+        return (int)(hash % (uint)shards);
+    }
+}
