@@ -106,4 +106,11 @@ internal interface IStateStore
     /// </summary>
     /// <remarks>Default: no replicas.</remarks>
     Task<long> WaitForReplicasAsync(string key, int replicas, TimeSpan timeout, CancellationToken cancellationToken) => Task.FromResult(0L);
+
+    /// <summary>
+    /// Makes sure a durable document (a credential or mailbox document) that already exists — found by a retry, perhaps
+    /// written by another process — is on the replicas its master is expected to have; UNAVAILABLE (<c>NOREPLICAS</c>)
+    /// when none acknowledges in time. A no-op for other keys and for stores without replicas.
+    /// </summary>
+    Task ConfirmDurableAsync(string key, CancellationToken cancellationToken) => Task.CompletedTask;
 }

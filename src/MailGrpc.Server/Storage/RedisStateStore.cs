@@ -42,6 +42,15 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         return redis.call('DEL', KEYS[1])
         """;
 
+    private const string TouchVersionedScript = """
+        local cur = redis.call('HGET', KEYS[1], 'e')
+        if cur then
+          redis.call('HSET', KEYS[1], 'e', cur)
+          return 1
+        end
+        return 0
+        """;
+
     private const string RenewIfEqualScript = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then
           return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -206,19 +215,47 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
 
     // Credentials are the one state whose loss is fatal (a strict provider revokes the grant when an old refresh token is
     // replayed), so their writes wait for a replica; so do mailbox documents, so an acknowledged create, delete mark or
-    // tombstone survives a failover. Everything else (index entries, ledgers) is repaired or retried.
+    // tombstone survives a failover. Everything else (index entries, ledgers) is repaired or retried. A write no replica
+    // acknowledged in time stands on the master alone: the call fails (UNAVAILABLE, NOREPLICAS) rather than answer OK for
+    // something a failover can take back, and its retry confirms the write (ConfirmDurableAsync) or makes it again.
     private async Task AfterCredentialWriteAsync(string key, CancellationToken cancellationToken)
     {
-        if (options.DurableWriteReplicas <= 0 || !(StoreKeys.IsCredential(key) || StoreKeys.IsMailboxDocument(key)))
+        if (!IsDurable(key))
         {
             return;
         }
 
+        await RequireReplicasAsync(key);
+    }
+
+    private bool IsDurable(string key) =>
+        options.DurableWriteReplicas > 0 && (StoreKeys.IsCredential(key) || StoreKeys.IsMailboxDocument(key));
+
+    private async Task RequireReplicasAsync(string key)
+    {
+        // Not cancellable: the write is made; only a complete WAIT says whether it may be acknowledged.
         var acknowledged = await WaitForReplicasAsync(key, options.DurableWriteReplicas, options.DurableWriteTimeout, CancellationToken.None);
         if (acknowledged < 0)
         {
             LogReplicasMissing(logger, options.DurableWriteReplicas, options.DurableWriteTimeout);
+            throw Errors.Failures.StoreUnavailable(
+                StoreConditions.NoReplicas,
+                new TimeoutException($"No replica acknowledged the write within {options.DurableWriteTimeout}."));
         }
+    }
+
+    public async Task ConfirmDurableAsync(string key, CancellationToken cancellationToken)
+    {
+        if (!IsDurable(key))
+        {
+            return;
+        }
+
+        // WAIT covers the writes made on this connection. The document may have been written by another server process (or
+        // on a connection since replaced), so rewrite its version field (same value, a no-op for readers and compare-and-set,
+        // but a write that enters the replication stream behind the document) and WAIT for that.
+        await Db.ScriptEvaluateAsync(TouchVersionedScript, [key]);
+        await RequireReplicasAsync(key);
     }
 
     // ROLE once per node every few seconds, not per write.
@@ -236,7 +273,7 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         return count;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A credential write did not reach {Replicas} replica(s) within {Timeout}; it stands on the master only until replication catches up.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A durable write (credential or mailbox document) did not reach {Replicas} replica(s) within {Timeout}; the call fails with UNAVAILABLE (NOREPLICAS) and its retry confirms it.")]
     private static partial void LogReplicasMissing(ILogger logger, int replicas, TimeSpan timeout);
 
     public Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken) =>
@@ -333,11 +370,12 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
 
     public async Task<long> WaitForReplicasAsync(string key, int replicas, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). WAIT for more replicas than
-        // are attached would block until the time-out, so ask ROLE first: a single Redis without replicas never stalls.
+        // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). It runs on the same
+        // connection as the key's commands (StackExchange.Redis keeps one interactive connection per endpoint, and
+        // IServer.Execute uses it), so it covers the write just made.
         var server = redis.GetServer(key, flags: CommandFlags.DemandMaster);
-        var attached = await AttachedReplicasAsync(server, cancellationToken);
-        var wanted = Math.Min(replicas, attached);
+        var expected = ExpectedReplicas(server, key) ?? await AttachedReplicasAsync(server, cancellationToken);
+        var wanted = Math.Min(replicas, expected);
         if (wanted <= 0)
         {
             return 0;
@@ -346,6 +384,20 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         var reply = await server.ExecuteAsync("WAIT", wanted, (long)timeout.TotalMilliseconds).WaitAsync(cancellationToken);
         var acknowledged = (long)reply;
         return acknowledged >= wanted ? acknowledged : -1;
+    }
+
+    // On a cluster, the replicas the topology gives the key's master (not only those in sync now): a replica still in its
+    // first sync, or stalled, holds nothing yet, yet the cluster would promote it if the master died — so a write must wait
+    // for it, and fail when it does not come. Replicas the cluster has marked FAIL are not waited for (their master runs
+    // alone until they return or are replaced). Null when not a cluster.
+    private static int? ExpectedReplicas(IServer server, string key)
+    {
+        if (server.ServerType != ServerType.Cluster || server.ClusterConfiguration is not { } cluster || cluster.GetBySlot(key) is not { } master)
+        {
+            return null;
+        }
+
+        return cluster.Nodes.Count(n => n.IsReplica && n.ParentNodeId == master.NodeId && !n.IsFail);
     }
 
     private static RedisValue[] ToValues(IReadOnlyList<string> members) => members.Select(m => (RedisValue)m).ToArray();
