@@ -51,6 +51,17 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         return 0
         """;
 
+    private const string ConnectedReplicasScript = """
+        return tonumber(string.match(redis.call('INFO', 'replication'), 'connected_slaves:(%d+)') or '0')
+        """;
+
+    private const string SetAddBoundedScript = """
+        if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+        if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+        redis.call('SADD', KEYS[1], ARGV[1])
+        return 1
+        """;
+
     private const string RenewIfEqualScript = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then
           return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -258,8 +269,12 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         await RequireReplicasAsync(key);
     }
 
-    // ROLE once per node every few seconds, not per write.
-    private async Task<int> AttachedReplicasAsync(IServer server, CancellationToken cancellationToken)
+    // The replicas connected to the key's master, counted by INFO replication's connected_slaves: it includes a replica
+    // still in its first sync (ROLE lists only those in sync). Such a replica holds nothing yet, yet the cluster would
+    // promote it if the master died now, so a durable write must wait for it — and fail (NOREPLICAS) until it is in sync.
+    // A replica that is down is not connected and not waited for: its master runs alone until it returns. Asked once per
+    // node a second, not per write.
+    private async Task<int> ConnectedReplicasAsync(IServer server, string key, CancellationToken cancellationToken)
     {
         var now = Environment.TickCount64;
         if (_replicaCounts.TryGetValue(server.EndPoint, out var cached) && cached.Until > now)
@@ -267,9 +282,10 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
             return cached.Count;
         }
 
-        var role = await server.RoleAsync().WaitAsync(cancellationToken);
-        var count = role is Role.Master master ? master.Replicas.Count : 0;
-        _replicaCounts[server.EndPoint] = (count, now + 5_000);
+        // INFO is an admin command for StackExchange.Redis; inside a script (sent by key, so to the key's master) it is not.
+        var reply = await Db.ScriptEvaluateAsync(ConnectedReplicasScript, [key]).WaitAsync(cancellationToken);
+        var count = reply.IsNull ? 0 : (int)reply;
+        _replicaCounts[server.EndPoint] = (count, now + 1_000);
         return count;
     }
 
@@ -307,6 +323,12 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
 
     public Task<long> SetAddAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
         Db.SetAddAsync(key, ToValues(members));
+
+    public async Task<BoundedSetAdd> SetAddBoundedAsync(string key, string member, int max, CancellationToken cancellationToken)
+    {
+        var result = (long)await Db.ScriptEvaluateAsync(SetAddBoundedScript, [key], [member, max]);
+        return result switch { 1 => BoundedSetAdd.Added, 0 => BoundedSetAdd.Present, _ => BoundedSetAdd.Full };
+    }
 
     public Task<long> SetRemoveAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
         Db.SetRemoveAsync(key, ToValues(members));
@@ -372,9 +394,10 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
     {
         // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). It runs on the same
         // connection as the key's commands (StackExchange.Redis keeps one interactive connection per endpoint, and
-        // IServer.Execute uses it), so it covers the write just made.
+        // IServer.Execute uses it), so it covers the write just made. Asking for more replicas than are connected would
+        // only wait out the time-out, so the count is capped: a Redis without replicas never waits.
         var server = redis.GetServer(key, flags: CommandFlags.DemandMaster);
-        var expected = ExpectedReplicas(server, key) ?? await AttachedReplicasAsync(server, cancellationToken);
+        var expected = await ConnectedReplicasAsync(server, key, cancellationToken);
         var wanted = Math.Min(replicas, expected);
         if (wanted <= 0)
         {
@@ -384,20 +407,6 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         var reply = await server.ExecuteAsync("WAIT", wanted, (long)timeout.TotalMilliseconds).WaitAsync(cancellationToken);
         var acknowledged = (long)reply;
         return acknowledged >= wanted ? acknowledged : -1;
-    }
-
-    // On a cluster, the replicas the topology gives the key's master (not only those in sync now): a replica still in its
-    // first sync, or stalled, holds nothing yet, yet the cluster would promote it if the master died — so a write must wait
-    // for it, and fail when it does not come. Replicas the cluster has marked FAIL are not waited for (their master runs
-    // alone until they return or are replaced). Null when not a cluster.
-    private static int? ExpectedReplicas(IServer server, string key)
-    {
-        if (server.ServerType != ServerType.Cluster || server.ClusterConfiguration is not { } cluster || cluster.GetBySlot(key) is not { } master)
-        {
-            return null;
-        }
-
-        return cluster.Nodes.Count(n => n.IsReplica && n.ParentNodeId == master.NodeId && !n.IsFail);
     }
 
     private static RedisValue[] ToValues(IReadOnlyList<string> members) => members.Select(m => (RedisValue)m).ToArray();

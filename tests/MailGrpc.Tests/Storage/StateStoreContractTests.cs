@@ -45,6 +45,27 @@ public sealed class StateStoreContractTests
 
     [Theory]
     [MemberData(nameof(Stores))]
+    public async Task A_bounded_set_add_stops_at_its_limit_and_keeps_members_it_has(StoreKind kind)
+    {
+        var (store, p) = Create(kind);
+        var ct = TestContext.Current;
+        var key = p + "bounded";
+
+        Assert.Equal(BoundedSetAdd.Added, await store.SetAddBoundedAsync(key, "a", 2, ct));
+        Assert.Equal(BoundedSetAdd.Present, await store.SetAddBoundedAsync(key, "a", 2, ct));
+        Assert.Equal(BoundedSetAdd.Added, await store.SetAddBoundedAsync(key, "b", 2, ct));
+        Assert.Equal(BoundedSetAdd.Full, await store.SetAddBoundedAsync(key, "c", 2, ct));
+        Assert.Equal(BoundedSetAdd.Present, await store.SetAddBoundedAsync(key, "b", 2, ct));
+        Assert.Equal(["a", "b"], (await store.SetMembersAsync(key, ct)).Order(StringComparer.Ordinal));
+
+        // A set with no room is not created for nothing.
+        Assert.Equal(BoundedSetAdd.Full, await store.SetAddBoundedAsync(p + "none", "x", 0, ct));
+        Assert.Empty(await store.SetMembersAsync(p + "none", ct));
+        await store.DeleteAsync([key], ct);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
     public async Task Leases_are_exclusive_renewable_and_released_only_by_their_holder(StoreKind kind)
     {
         var (store, p) = Create(kind);
