@@ -19,15 +19,63 @@ namespace MailGrpc.Tests.Faults;
 public sealed class DurableWriteTests(RedisClusterRig cluster, ITestOutputHelper output)
 {
     [Fact]
-    public async Task A_create_no_replica_acknowledged_answers_UNAVAILABLE_and_its_retry_after_failover_finds_it()
+    public async Task A_replica_still_in_its_first_sync_is_waited_for_not_skipped()
     {
-        var tenant = TestTenant.Create("durable");
+        var tenant = TestTenant.Create("syncing");
+        await using var host = Host(tenant);
+        var client = host.Mailboxes(tenant.ApiKey);
+        await ClusterFailoverTests.WaitForAsync(cluster.ReplicasInSyncAsync, TimeSpan.FromSeconds(60), "every replica in sync");
+
+        var id = "syncing-" + Guid.NewGuid().ToString("N")[..8];
+        var request = new CreateMailboxRequest { MailboxId = id, Mailbox = MailboxApiTests.PasswordMailbox($"{id}@example.com") };
+        var master = await cluster.MasterPortOfAsync(StoreKeys.Mailbox(tenant.Name, id));
+        var replica = Assert.Single(await cluster.ReplicaPortsOfAsync(master));
+        var masterServer = cluster.Admin!.GetServer("127.0.0.1", master);
+
+        // The replica restarts empty and asks for a full sync, which its master holds back
+        // (repl-diskless-sync-delay) — the state the failover loop's replicas were in when their master died.
+        await masterServer.ConfigSetAsync("repl-diskless-sync-delay", "3600");
+        try
+        {
+            await cluster.KillNodeAsync(replica);
+            // The RDB a replica wrote at its last sync would let it resume with a partial sync; without it, it starts empty.
+            File.Delete(Path.Combine(cluster.RigDirectory, "cluster", replica.ToString(System.Globalization.CultureInfo.InvariantCulture), "dump.rdb"));
+            await cluster.RestoreAsync();
+            await ClusterFailoverTests.WaitForAsync(
+                async () => (await masterServer.InfoAsync("replication")).SelectMany(g => g).Any(p => p.Key.StartsWith("slave", StringComparison.Ordinal) && p.Value.Contains("state=wait_bgsave", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(30),
+                "the restarted replica waiting for its sync");
+
+            // ROLE lists no replica now; INFO counts it. The write is not acknowledged while the replica has nothing.
+            var refused = await RpcAssert.FailsAsync(StatusCode.Unavailable, "STORE_UNAVAILABLE", async () => await client.CreateMailboxAsync(request));
+            Assert.Equal("NOREPLICAS", refused.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Metadata["store_condition"]);
+        }
+        finally
+        {
+            await masterServer.ConfigSetAsync("repl-diskless-sync-delay", "5");
+        }
+
+        // Once the sync ran, the retry confirms the document and answers OK.
+        await ClusterFailoverTests.WaitForAsync(cluster.ReplicasInSyncAsync, TimeSpan.FromSeconds(60), "the replica in sync");
+        Assert.Equal(id, (await client.CreateMailboxAsync(request)).Mailbox.MailboxId);
+        await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id });
+    }
+
+    private MailGrpcTestHost Host(TestTenant tenant)
+    {
         var settings = MailGrpcTestHost.ApiKeySettings(tenant);
         settings["MailGrpc:Redis:Configuration"] = cluster.Configuration;
         settings["MailGrpc:Redis:DurableWriteTimeout"] = "00:00:00.300";
         settings["MailGrpc:Encryption:Keys:k1"] = RegistryHosts.EncryptionKey;
         settings["MailGrpc:Encryption:ActiveKeyId"] = "k1";
-        await using var host = new MailGrpcTestHost(settings);
+        return new MailGrpcTestHost(settings);
+    }
+
+    [Fact]
+    public async Task A_create_no_replica_acknowledged_answers_UNAVAILABLE_and_its_retry_after_failover_finds_it()
+    {
+        var tenant = TestTenant.Create("durable");
+        await using var host = Host(tenant);
         var client = host.Mailboxes(tenant.ApiKey);
 
         // A whole cluster whose replicas have their masters' data (a replica still in its first sync would make every
