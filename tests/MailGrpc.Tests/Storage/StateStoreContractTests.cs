@@ -102,17 +102,18 @@ public sealed class StateStoreContractTests
             key = "ttl";
         }
 
-        await store.SetAsync(key, "x"u8.ToArray(), TimeSpan.FromMilliseconds(300), ct);
+        // 3 s: the read right after the write must not race the expiry on a loaded machine (300 ms did, in a full run).
+        await store.SetAsync(key, "x"u8.ToArray(), TimeSpan.FromSeconds(3), ct);
         Assert.NotNull(await store.GetAsync(key, ct));
         if (clock is not null)
         {
-            clock.Advance(TimeSpan.FromSeconds(1));
+            clock.Advance(TimeSpan.FromSeconds(4));
             Assert.Null(await store.GetAsync(key, ct));
         }
         else
         {
-            // Redis expires the key on its own clock: wait for that (bounded well above the 300 ms TTL).
-            await Eventually.WaitAsync(async () => await store.GetAsync(key, ct) is null, TimeSpan.FromSeconds(5), "the key to expire", ct);
+            // Redis expires the key on its own clock: wait for that (bounded well above the 3 s TTL).
+            await Eventually.WaitAsync(async () => await store.GetAsync(key, ct) is null, TimeSpan.FromSeconds(15), "the key to expire", ct);
         }
     }
 
