@@ -29,6 +29,12 @@ type MessageServiceClient interface {
 	// Records that a consumer has safely stored these messages. With `delete`, also deletes them on
 	// the server (DELE + QUIT). Idempotent. Nothing is ever deleted that no consumer acknowledged.
 	AcknowledgeMessages(ctx context.Context, in *AcknowledgeMessagesRequest, opts ...grpc.CallOption) (*AcknowledgeMessagesResponse, error)
+	// Forgets a consumer of a mailbox: its ledger of acknowledged uids is removed, so the mailbox's
+	// consumer count (at most MailGrpc:Pop3:MaxConsumersPerMailbox) goes down by one. Idempotent:
+	// forgetting a consumer the mailbox does not have answers OK with `forgotten` false. A consumer
+	// that acknowledges again afterwards starts with an empty ledger. NOT_FOUND when the mailbox does
+	// not exist.
+	DeleteConsumer(ctx context.Context, in *DeleteConsumerRequest, opts ...grpc.CallOption) (*DeleteConsumerResponse, error)
 	// Deletes messages by uid on the server. Idempotent: uids already gone are reported as missing.
 	DeleteMessages(ctx context.Context, in *DeleteMessagesRequest, opts ...grpc.CallOption) (*DeleteMessagesResponse, error)
 	// Pushes new messages as they arrive. POP3 has no push: the server polls the mailbox at its
@@ -126,6 +132,15 @@ func (c *messageServiceClient) AcknowledgeMessages(ctx context.Context, in *Ackn
 	return out, nil
 }
 
+func (c *messageServiceClient) DeleteConsumer(ctx context.Context, in *DeleteConsumerRequest, opts ...grpc.CallOption) (*DeleteConsumerResponse, error) {
+	out := new(DeleteConsumerResponse)
+	err := c.cc.Invoke(ctx, "/mailgrpc.v1.MessageService/DeleteConsumer", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *messageServiceClient) DeleteMessages(ctx context.Context, in *DeleteMessagesRequest, opts ...grpc.CallOption) (*DeleteMessagesResponse, error) {
 	out := new(DeleteMessagesResponse)
 	err := c.cc.Invoke(ctx, "/mailgrpc.v1.MessageService/DeleteMessages", in, out, opts...)
@@ -183,6 +198,12 @@ type MessageServiceServer interface {
 	// Records that a consumer has safely stored these messages. With `delete`, also deletes them on
 	// the server (DELE + QUIT). Idempotent. Nothing is ever deleted that no consumer acknowledged.
 	AcknowledgeMessages(context.Context, *AcknowledgeMessagesRequest) (*AcknowledgeMessagesResponse, error)
+	// Forgets a consumer of a mailbox: its ledger of acknowledged uids is removed, so the mailbox's
+	// consumer count (at most MailGrpc:Pop3:MaxConsumersPerMailbox) goes down by one. Idempotent:
+	// forgetting a consumer the mailbox does not have answers OK with `forgotten` false. A consumer
+	// that acknowledges again afterwards starts with an empty ledger. NOT_FOUND when the mailbox does
+	// not exist.
+	DeleteConsumer(context.Context, *DeleteConsumerRequest) (*DeleteConsumerResponse, error)
 	// Deletes messages by uid on the server. Idempotent: uids already gone are reported as missing.
 	DeleteMessages(context.Context, *DeleteMessagesRequest) (*DeleteMessagesResponse, error)
 	// Pushes new messages as they arrive. POP3 has no push: the server polls the mailbox at its
@@ -206,6 +227,9 @@ func (UnimplementedMessageServiceServer) GetMessage(*GetMessageRequest, MessageS
 }
 func (UnimplementedMessageServiceServer) AcknowledgeMessages(context.Context, *AcknowledgeMessagesRequest) (*AcknowledgeMessagesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method AcknowledgeMessages not implemented")
+}
+func (UnimplementedMessageServiceServer) DeleteConsumer(context.Context, *DeleteConsumerRequest) (*DeleteConsumerResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteConsumer not implemented")
 }
 func (UnimplementedMessageServiceServer) DeleteMessages(context.Context, *DeleteMessagesRequest) (*DeleteMessagesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteMessages not implemented")
@@ -304,6 +328,24 @@ func _MessageService_AcknowledgeMessages_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MessageService_DeleteConsumer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteConsumerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MessageServiceServer).DeleteConsumer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/mailgrpc.v1.MessageService/DeleteConsumer",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MessageServiceServer).DeleteConsumer(ctx, req.(*DeleteConsumerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MessageService_DeleteMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeleteMessagesRequest)
 	if err := dec(in); err != nil {
@@ -354,6 +396,10 @@ var _MessageService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AcknowledgeMessages",
 			Handler:    _MessageService_AcknowledgeMessages_Handler,
+		},
+		{
+			MethodName: "DeleteConsumer",
+			Handler:    _MessageService_DeleteConsumer_Handler,
 		},
 		{
 			MethodName: "DeleteMessages",

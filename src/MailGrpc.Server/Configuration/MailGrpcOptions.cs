@@ -46,13 +46,14 @@ internal sealed class RedisOptions
     public string? Configuration { get; set; }
 
     /// <summary>
-    /// After a credential write (a rotated refresh token, a password, the MSAL cache), wait until this many replicas of the
-    /// key's master have it (Redis <c>WAIT</c>), so a failover cannot bring back a token the provider already revoked.
-    /// Capped at the replicas actually attached: a single Redis without replicas does not wait. 0 turns it off.
+    /// After a credential write (a rotated refresh token, a password, the MSAL cache) or a mailbox document write, wait until
+    /// this many replicas of the key's master have it (Redis <c>WAIT</c>), so a failover cannot bring back a token the
+    /// provider already revoked or undo an acknowledged create. Capped at the replicas connected (syncing ones included):
+    /// a single Redis without replicas does not wait. 0 turns it off.
     /// </summary>
     public int DurableWriteReplicas { get; set; } = 1;
 
-    /// <summary>How long a credential write waits for its replicas; after that the write stands and a warning is logged.</summary>
+    /// <summary>How long a durable write waits for its replicas; after that the call fails with UNAVAILABLE (NOREPLICAS).</summary>
     public TimeSpan DurableWriteTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How often the reconciler looks for state a crash left half-done (mailboxes missing from the index, …).</summary>

@@ -51,6 +51,12 @@ internal sealed class Pop3Options
     /// <summary>How long a call waits for its share of <see cref="MemoryBudgetBytes"/> before RESOURCE_EXHAUSTED.</summary>
     public TimeSpan MemoryWait { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The most consumers (acknowledgement ledgers) one mailbox may have; a new consumer beyond it is refused with
+    /// RESOURCE_EXHAUSTED (<c>CONSUMER_LIMIT_REACHED</c>) until one is forgotten (DeleteConsumer).
+    /// </summary>
+    public int MaxConsumersPerMailbox { get; set; } = 100;
+
     /// <summary>Checks the section; each failure names its key.</summary>
     public IEnumerable<string> Validate()
     {
@@ -108,6 +114,11 @@ internal sealed class Pop3Options
         if (MemoryWait <= TimeSpan.Zero || MemoryWait > TimeSpan.FromMinutes(10))
         {
             yield return p + "MemoryWait must be positive and at most 10 minutes.";
+        }
+
+        if (MaxConsumersPerMailbox is < 1 or > 10_000)
+        {
+            yield return p + "MaxConsumersPerMailbox must be between 1 and 10000.";
         }
 
         if (BatchSize is < 1 or > 1000)

@@ -65,6 +65,9 @@ internal static class ErrorReasons
     public const string Pop3BasicAuthDisabled = "POP3_BASIC_AUTH_DISABLED";
     public const string MemoryBudgetExhausted = "MEMORY_BUDGET_EXHAUSTED";
 
+    // Consumer ledgers (Messages/ConsumerLedger).
+    public const string ConsumerLimitReached = "CONSUMER_LIMIT_REACHED";
+
     // Server side.
     public const string StoreUnavailable = "STORE_UNAVAILABLE";
     public const string ServerDraining = "SERVER_DRAINING";

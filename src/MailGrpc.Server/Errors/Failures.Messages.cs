@@ -35,6 +35,13 @@ internal static partial class Failures
     public static MailGrpcException Pop3DeleteNotCommitted(int pending) =>
         new(ErrorKind.Unavailable, ErrorReasons.Pop3DeleteNotCommitted, $"The POP3 server did not commit the deletion of {pending} message(s); retrying the call is safe.");
 
+    public static MailGrpcException ConsumerLimitReached(string mailboxId, int limit) =>
+        new(
+            ErrorKind.ResourceExhausted,
+            ErrorReasons.ConsumerLimitReached,
+            $"Mailbox '{mailboxId}' already has {limit} consumers (MailGrpc:Pop3:MaxConsumersPerMailbox); forget one with DeleteConsumer, or reuse a consumer name. Nothing was recorded.",
+            new Dictionary<string, string> { ["mailbox_id"] = mailboxId, ["limit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+
     private static MailGrpcException Field(string reason, string field, string message) =>
         new(ErrorKind.InvalidArgument, reason, message, new Dictionary<string, string> { ["field"] = field });
 }

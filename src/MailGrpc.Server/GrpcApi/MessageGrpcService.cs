@@ -20,6 +20,9 @@ internal sealed class MessageGrpcService(MessageManager messages, WatchRegistry 
     public override async Task<AcknowledgeMessagesResponse> AcknowledgeMessages(AcknowledgeMessagesRequest request, ServerCallContext context) =>
         (await messages.AcknowledgeAsync(context.GetTenant(), request.ToCommand(), context.CancellationToken)).ToProto();
 
+    public override async Task<DeleteConsumerResponse> DeleteConsumer(DeleteConsumerRequest request, ServerCallContext context) =>
+        new() { Forgotten = await messages.DeleteConsumerAsync(context.GetTenant(), request.ToCommand(), context.CancellationToken) };
+
     public override async Task<DeleteMessagesResponse> DeleteMessages(DeleteMessagesRequest request, ServerCallContext context) =>
         (await messages.DeleteAsync(context.GetTenant(), request.ToCommand(), context.CancellationToken)).ToProto();
 

@@ -19,6 +19,8 @@ internal static class MessageProtoMapper
     public static WatchMessagesQuery ToQuery(this V1.WatchMessagesRequest request) =>
         new(request.MailboxId, request.Consumer, ToView(request.View), request.IncludeExisting);
 
+    public static DeleteConsumerCommand ToCommand(this V1.DeleteConsumerRequest request) => new(request.MailboxId, request.Consumer);
+
     public static AcknowledgeMessagesCommand ToCommand(this V1.AcknowledgeMessagesRequest request) =>
         new(request.MailboxId, request.Consumer, request.Uids, request.Delete);
 

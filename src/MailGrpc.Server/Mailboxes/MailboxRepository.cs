@@ -78,6 +78,9 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
 
             if (SameRegistration(existing, mailbox))
             {
+                // The retry of a create whose first answer was lost or UNAVAILABLE: answer OK only once the document is
+                // on a replica (the first attempt may have failed exactly there, or another process wrote it).
+                await store.ConfirmDurableAsync(StoreKeys.Mailbox(mailbox.Tenant, mailbox.Id), cancellationToken);
                 await store.IndexAddAsync(StoreKeys.TenantMailboxes(mailbox.Tenant), mailbox.Id, cancellationToken);
                 return existing;
             }
@@ -158,6 +161,8 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
             var current = await GetStoredAsync(tenant, mailboxId, cancellationToken) ?? throw Failures.MailboxNotFound(mailboxId);
             if (current.DeletingSince is not null)
             {
+                // A retry: the mark (or tombstone) an earlier attempt wrote must be on a replica before this one answers.
+                await store.ConfirmDurableAsync(StoreKeys.Mailbox(tenant, mailboxId), cancellationToken);
                 return current;
             }
 

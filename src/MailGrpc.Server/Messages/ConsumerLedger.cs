@@ -1,4 +1,7 @@
+using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Errors;
 using MailGrpc.Server.Storage;
+using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Messages;
 
@@ -6,9 +9,10 @@ namespace MailGrpc.Server.Messages;
 /// Which uids each consumer of a mailbox has acknowledged (a set per consumer, <see cref="StoreKeys.Ledger"/>), and which
 /// consumers exist (<see cref="StoreKeys.Consumers"/>, so deleting the mailbox finds every ledger). Ledgers hold only uids
 /// the POP3 server listed (<see cref="StoreKeys.ListedUids"/>, the last listing any replica saw), so a ledger is never larger
-/// than the mailbox and forgets uids the server no longer has.
+/// than the mailbox and forgets uids the server no longer has. A mailbox has at most
+/// <see cref="Pop3Options.MaxConsumersPerMailbox"/> consumers; <see cref="ForgetAsync"/> (DeleteConsumer) removes one.
 /// </summary>
-internal sealed class ConsumerLedger(IStateStore store)
+internal sealed class ConsumerLedger(IStateStore store, IOptions<Pop3Options> options)
 {
     /// <summary>
     /// Records the acknowledgement of the <paramref name="uids"/> the server listed; the others are not recorded and come
@@ -22,12 +26,29 @@ internal sealed class ConsumerLedger(IStateStore store)
         var unknown = uids.Where((_, i) => !listed[i]).Distinct(StringComparer.Ordinal).ToArray();
         if (recorded.Length > 0)
         {
-            // Register the consumer first: a ledger that the mailbox's deletion cannot find would outlive it.
-            await store.SetAddAsync(StoreKeys.Consumers(tenant, mailboxId), [consumer], cancellationToken);
+            // Register the consumer first: a ledger that the mailbox's deletion cannot find would outlive it. A new consumer
+            // past the limit is refused before anything is written.
+            var max = options.Value.MaxConsumersPerMailbox;
+            if (await store.SetAddBoundedAsync(StoreKeys.Consumers(tenant, mailboxId), consumer, max, cancellationToken) == BoundedSetAdd.Full)
+            {
+                throw Failures.ConsumerLimitReached(mailboxId, max);
+            }
+
             await store.SetAddAsync(StoreKeys.Ledger(tenant, mailboxId, consumer), recorded, cancellationToken);
         }
 
         return (recorded, unknown);
+    }
+
+    /// <summary>
+    /// Forgets a consumer: its ledger first, then its name (a name without a ledger is harmless, a ledger without a name
+    /// would outlive the mailbox). True when the mailbox had it.
+    /// </summary>
+    public async Task<bool> ForgetAsync(string tenant, string mailboxId, string consumer, CancellationToken cancellationToken)
+    {
+        var hadLedger = await store.DeleteAsync([StoreKeys.Ledger(tenant, mailboxId, consumer)], cancellationToken) > 0;
+        var hadName = await store.SetRemoveAsync(StoreKeys.Consumers(tenant, mailboxId), [consumer], cancellationToken) > 0;
+        return hadLedger || hadName;
     }
 
     /// <summary>For each uid, whether the consumer acknowledged it.</summary>

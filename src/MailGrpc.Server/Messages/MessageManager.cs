@@ -152,6 +152,15 @@ internal sealed partial class MessageManager(
         return new AcknowledgeMessagesResult(recorded, deletedUids, uids.Where(missingSet.Remove).ToArray());
     }
 
+    /// <summary>Forgets a consumer of the mailbox and its ledger; true when it existed. Idempotent.</summary>
+    public async Task<bool> DeleteConsumerAsync(string tenant, DeleteConsumerCommand request, CancellationToken cancellationToken)
+    {
+        var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);
+        var consumer = MessageRequestValidator.Consumer(request.Consumer);
+        await mailboxes.GetRequiredAsync(tenant, mailboxId, cancellationToken);
+        return await ledger.ForgetAsync(tenant, mailboxId, consumer, cancellationToken);
+    }
+
     public async Task<DeleteMessagesResult> DeleteAsync(string tenant, DeleteMessagesCommand request, CancellationToken cancellationToken)
     {
         var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);

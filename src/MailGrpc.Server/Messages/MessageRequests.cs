@@ -37,6 +37,8 @@ internal sealed record AcknowledgeMessagesCommand(string MailboxId, string Consu
 internal sealed record AcknowledgeMessagesResult(IReadOnlyList<string> Acknowledged, IReadOnlyList<string> Deleted, IReadOnlyList<string> Missing);
 
 /// <summary>DeleteMessages: delete uids on the server, without a ledger.</summary>
+internal sealed record DeleteConsumerCommand(string MailboxId, string Consumer);
+
 internal sealed record DeleteMessagesCommand(string MailboxId, IReadOnlyList<string> Uids);
 
 internal sealed record DeleteMessagesResult(IReadOnlyList<string> Deleted, IReadOnlyList<string> Missing);

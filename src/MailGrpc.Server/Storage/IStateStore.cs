@@ -3,6 +3,19 @@ namespace MailGrpc.Server.Storage;
 /// <summary>One page of a key scan: the keys found and the cursor to continue from (empty when the scan is complete).</summary>
 internal readonly record struct KeyScanPage(IReadOnlyList<string> Keys, string Cursor);
 
+/// <summary>What <see cref="IStateStore.SetAddBoundedAsync"/> did.</summary>
+internal enum BoundedSetAdd
+{
+    /// <summary>The member was added.</summary>
+    Added,
+
+    /// <summary>The member was in the set already.</summary>
+    Present,
+
+    /// <summary>The set is full: nothing was added.</summary>
+    Full,
+}
+
 /// <summary>A stored value with its version, for optimistic concurrency.</summary>
 internal readonly record struct VersionedValue(byte[] Value, string Version);
 
@@ -71,6 +84,24 @@ internal interface IStateStore
 
     Task<long> SetRemoveAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken);
 
+    /// <summary>Adds <paramref name="member"/> unless the set already holds <paramref name="max"/> others (atomic).</summary>
+    /// <remarks>Default (decorators that wrap a store in tests): not atomic, built from the other set primitives.</remarks>
+    async Task<BoundedSetAdd> SetAddBoundedAsync(string key, string member, int max, CancellationToken cancellationToken)
+    {
+        if ((await SetContainsAsync(key, [member], cancellationToken))[0])
+        {
+            return BoundedSetAdd.Present;
+        }
+
+        if ((await SetMembersAsync(key, cancellationToken)).Count >= max)
+        {
+            return BoundedSetAdd.Full;
+        }
+
+        await SetAddAsync(key, [member], cancellationToken);
+        return BoundedSetAdd.Added;
+    }
+
     /// <summary>For each member, whether it is in the set.</summary>
     Task<bool[]> SetContainsAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken);
 
@@ -102,8 +133,16 @@ internal interface IStateStore
     /// <summary>
     /// Waits until the writes made so far on the connection that holds <paramref name="key"/> reached at least
     /// <paramref name="replicas"/> replicas, at most <paramref name="timeout"/> (Redis <c>WAIT</c>). Returns how many
-    /// replicas acknowledged, 0 at once when none are attached, -1 when fewer than asked (and attached) acknowledged in time.
+    /// replicas acknowledged, 0 at once when none are connected (in sync or still syncing), -1 when fewer than asked (and
+    /// connected) acknowledged in time.
     /// </summary>
     /// <remarks>Default: no replicas.</remarks>
     Task<long> WaitForReplicasAsync(string key, int replicas, TimeSpan timeout, CancellationToken cancellationToken) => Task.FromResult(0L);
+
+    /// <summary>
+    /// Makes sure a durable document (a credential or mailbox document) that already exists — found by a retry, perhaps
+    /// written by another process — is on the replicas its master is expected to have; UNAVAILABLE (<c>NOREPLICAS</c>)
+    /// when none acknowledges in time. A no-op for other keys and for stores without replicas.
+    /// </summary>
+    Task ConfirmDurableAsync(string key, CancellationToken cancellationToken) => Task.CompletedTask;
 }

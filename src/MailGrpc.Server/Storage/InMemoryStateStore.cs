@@ -157,6 +157,25 @@ internal sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         }
     }
 
+    public Task<BoundedSetAdd> SetAddBoundedAsync(string key, string member, int max, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var set = SetOf(key, create: true)!;
+            var result = set.Contains(member) ? BoundedSetAdd.Present : set.Count >= max ? BoundedSetAdd.Full : BoundedSetAdd.Added;
+            if (result == BoundedSetAdd.Added)
+            {
+                set.Add(member);
+            }
+            else if (set.Count == 0)
+            {
+                _entries.Remove(key);
+            }
+
+            return Task.FromResult(result);
+        }
+    }
+
     public Task<long> SetRemoveAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken)
     {
         lock (_gate)

@@ -42,6 +42,26 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
         return redis.call('DEL', KEYS[1])
         """;
 
+    private const string TouchVersionedScript = """
+        local cur = redis.call('HGET', KEYS[1], 'e')
+        if cur then
+          redis.call('HSET', KEYS[1], 'e', cur)
+          return 1
+        end
+        return 0
+        """;
+
+    private const string ConnectedReplicasScript = """
+        return tonumber(string.match(redis.call('INFO', 'replication'), 'connected_slaves:(%d+)') or '0')
+        """;
+
+    private const string SetAddBoundedScript = """
+        if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+        if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+        redis.call('SADD', KEYS[1], ARGV[1])
+        return 1
+        """;
+
     private const string RenewIfEqualScript = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then
           return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -206,23 +226,55 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
 
     // Credentials are the one state whose loss is fatal (a strict provider revokes the grant when an old refresh token is
     // replayed), so their writes wait for a replica; so do mailbox documents, so an acknowledged create, delete mark or
-    // tombstone survives a failover. Everything else (index entries, ledgers) is repaired or retried.
+    // tombstone survives a failover. Everything else (index entries, ledgers) is repaired or retried. A write no replica
+    // acknowledged in time stands on the master alone: the call fails (UNAVAILABLE, NOREPLICAS) rather than answer OK for
+    // something a failover can take back, and its retry confirms the write (ConfirmDurableAsync) or makes it again.
     private async Task AfterCredentialWriteAsync(string key, CancellationToken cancellationToken)
     {
-        if (options.DurableWriteReplicas <= 0 || !(StoreKeys.IsCredential(key) || StoreKeys.IsMailboxDocument(key)))
+        if (!IsDurable(key))
         {
             return;
         }
 
+        await RequireReplicasAsync(key);
+    }
+
+    private bool IsDurable(string key) =>
+        options.DurableWriteReplicas > 0 && (StoreKeys.IsCredential(key) || StoreKeys.IsMailboxDocument(key));
+
+    private async Task RequireReplicasAsync(string key)
+    {
+        // Not cancellable: the write is made; only a complete WAIT says whether it may be acknowledged.
         var acknowledged = await WaitForReplicasAsync(key, options.DurableWriteReplicas, options.DurableWriteTimeout, CancellationToken.None);
         if (acknowledged < 0)
         {
             LogReplicasMissing(logger, options.DurableWriteReplicas, options.DurableWriteTimeout);
+            throw Errors.Failures.StoreUnavailable(
+                StoreConditions.NoReplicas,
+                new TimeoutException($"No replica acknowledged the write within {options.DurableWriteTimeout}."));
         }
     }
 
-    // ROLE once per node every few seconds, not per write.
-    private async Task<int> AttachedReplicasAsync(IServer server, CancellationToken cancellationToken)
+    public async Task ConfirmDurableAsync(string key, CancellationToken cancellationToken)
+    {
+        if (!IsDurable(key))
+        {
+            return;
+        }
+
+        // WAIT covers the writes made on this connection. The document may have been written by another server process (or
+        // on a connection since replaced), so rewrite its version field (same value, a no-op for readers and compare-and-set,
+        // but a write that enters the replication stream behind the document) and WAIT for that.
+        await Db.ScriptEvaluateAsync(TouchVersionedScript, [key]);
+        await RequireReplicasAsync(key);
+    }
+
+    // The replicas connected to the key's master, counted by INFO replication's connected_slaves: it includes a replica
+    // still in its first sync (ROLE lists only those in sync). Such a replica holds nothing yet, yet the cluster would
+    // promote it if the master died now, so a durable write must wait for it — and fail (NOREPLICAS) until it is in sync.
+    // A replica that is down is not connected and not waited for: its master runs alone until it returns. Asked once per
+    // node a second, not per write.
+    private async Task<int> ConnectedReplicasAsync(IServer server, string key, CancellationToken cancellationToken)
     {
         var now = Environment.TickCount64;
         if (_replicaCounts.TryGetValue(server.EndPoint, out var cached) && cached.Until > now)
@@ -230,13 +282,14 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
             return cached.Count;
         }
 
-        var role = await server.RoleAsync().WaitAsync(cancellationToken);
-        var count = role is Role.Master master ? master.Replicas.Count : 0;
-        _replicaCounts[server.EndPoint] = (count, now + 5_000);
+        // INFO is an admin command for StackExchange.Redis; inside a script (sent by key, so to the key's master) it is not.
+        var reply = await Db.ScriptEvaluateAsync(ConnectedReplicasScript, [key]).WaitAsync(cancellationToken);
+        var count = reply.IsNull ? 0 : (int)reply;
+        _replicaCounts[server.EndPoint] = (count, now + 1_000);
         return count;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A credential write did not reach {Replicas} replica(s) within {Timeout}; it stands on the master only until replication catches up.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A durable write (credential or mailbox document) did not reach {Replicas} replica(s) within {Timeout}; the call fails with UNAVAILABLE (NOREPLICAS) and its retry confirms it.")]
     private static partial void LogReplicasMissing(ILogger logger, int replicas, TimeSpan timeout);
 
     public Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan expiry, CancellationToken cancellationToken) =>
@@ -270,6 +323,12 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
 
     public Task<long> SetAddAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
         Db.SetAddAsync(key, ToValues(members));
+
+    public async Task<BoundedSetAdd> SetAddBoundedAsync(string key, string member, int max, CancellationToken cancellationToken)
+    {
+        var result = (long)await Db.ScriptEvaluateAsync(SetAddBoundedScript, [key], [member, max]);
+        return result switch { 1 => BoundedSetAdd.Added, 0 => BoundedSetAdd.Present, _ => BoundedSetAdd.Full };
+    }
 
     public Task<long> SetRemoveAsync(string key, IReadOnlyList<string> members, CancellationToken cancellationToken) =>
         Db.SetRemoveAsync(key, ToValues(members));
@@ -333,11 +392,13 @@ internal sealed partial class RedisStateStore(IConnectionMultiplexer redis, Redi
 
     public async Task<long> WaitForReplicasAsync(string key, int replicas, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). WAIT for more replicas than
-        // are attached would block until the time-out, so ask ROLE first: a single Redis without replicas never stalls.
+        // WAIT counts the replicas of the node the key lives on (its slot's master on a cluster). It runs on the same
+        // connection as the key's commands (StackExchange.Redis keeps one interactive connection per endpoint, and
+        // IServer.Execute uses it), so it covers the write just made. Asking for more replicas than are connected would
+        // only wait out the time-out, so the count is capped: a Redis without replicas never waits.
         var server = redis.GetServer(key, flags: CommandFlags.DemandMaster);
-        var attached = await AttachedReplicasAsync(server, cancellationToken);
-        var wanted = Math.Min(replicas, attached);
+        var expected = await ConnectedReplicasAsync(server, key, cancellationToken);
+        var wanted = Math.Min(replicas, expected);
         if (wanted <= 0)
         {
             return 0;

@@ -11,6 +11,9 @@ namespace MailGrpc.Server.Storage;
 /// </summary>
 internal static class StoreConditions
 {
+    /// <summary>A durable write (credential, mailbox document) that no replica acknowledged in time (MailGrpc's own check).</summary>
+    public const string NoReplicas = "NOREPLICAS";
+
     private static readonly string[] TransientPrefixes =
     [
         "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "MASTERDOWN", "MOVED", "ASK", "BUSY", "NOREPLICAS", "OOM",
@@ -19,6 +22,8 @@ internal static class StoreConditions
     /// <summary>The condition, or null when <paramref name="exception"/> is not a transient store failure.</summary>
     public static string? Classify(Exception exception) => exception switch
     {
+        // Raised by the store itself (NOREPLICAS): already a STORE_UNAVAILABLE failure with its condition.
+        Errors.MailGrpcException { Reason: Errors.ErrorReasons.StoreUnavailable } m when m.Metadata.TryGetValue(Errors.ExceptionMapper.StoreConditionKey, out var condition) => condition,
         RedisConnectionException c => "CONNECTION_" + c.FailureType.ToString().ToUpperInvariant(),
         RedisTimeoutException => "TIMEOUT",
         RedisServerException s => TransientPrefix(s.Message),

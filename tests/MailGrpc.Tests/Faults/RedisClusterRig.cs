@@ -64,6 +64,38 @@ public sealed class RedisClusterRig : IAsyncLifetime
         await process.WaitForExitAsync();
     }
 
+    /// <summary>The ports of the replicas the cluster gives the master on <paramref name="masterPort"/>.</summary>
+    public async Task<IReadOnlyList<int>> ReplicaPortsOfAsync(int masterPort)
+    {
+        var nodes = await Admin!.GetServers().First(s => s.IsConnected).ClusterNodesAsync();
+        var master = nodes!.Nodes.Single(n => !n.IsReplica && ((System.Net.IPEndPoint)n.EndPoint!).Port == masterPort);
+        return nodes.Nodes.Where(n => n.IsReplica && n.ParentNodeId == master.NodeId).Select(n => ((System.Net.IPEndPoint)n.EndPoint!).Port).ToArray();
+    }
+
+    /// <summary>Freezes (SIGSTOP) or thaws (SIGCONT) the node on <paramref name="port"/>: a stalled replica acknowledges nothing.</summary>
+    public async Task SignalNodeAsync(int port, string signal)
+    {
+        var pid = (await File.ReadAllTextAsync(Path.Combine(RigDirectory, "cluster", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "redis.pid"))).Trim();
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, pid]))!;
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>True when every replica of the cluster reports its replication link up (it has its master's data).</summary>
+    public async Task<bool> ReplicasInSyncAsync()
+    {
+        foreach (var server in Admin!.GetServers().Where(s => s.IsConnected && s.IsReplica))
+        {
+            var info = (await server.InfoAsync("replication")).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            if (!info.TryGetValue("master_link_status", out var link) || link != "up")
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Restarts dead nodes (they rejoin as replicas) and waits until the cluster is whole again.</summary>
     public async Task RestoreAsync()
     {

@@ -50,6 +50,20 @@ class Attachment(_message.Message):
     size: int
     def __init__(self, file_name: _Optional[str] = ..., content_type: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
+class DeleteConsumerRequest(_message.Message):
+    __slots__ = ["consumer", "mailbox_id"]
+    CONSUMER_FIELD_NUMBER: _ClassVar[int]
+    MAILBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    consumer: str
+    mailbox_id: str
+    def __init__(self, mailbox_id: _Optional[str] = ..., consumer: _Optional[str] = ...) -> None: ...
+
+class DeleteConsumerResponse(_message.Message):
+    __slots__ = ["forgotten"]
+    FORGOTTEN_FIELD_NUMBER: _ClassVar[int]
+    forgotten: bool
+    def __init__(self, forgotten: bool = ...) -> None: ...
+
 class DeleteMessagesRequest(_message.Message):
     __slots__ = ["mailbox_id", "uids"]
     MAILBOX_ID_FIELD_NUMBER: _ClassVar[int]

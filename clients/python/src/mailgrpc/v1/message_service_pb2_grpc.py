@@ -38,6 +38,11 @@ class MessageServiceStub(object):
                 request_serializer=mailgrpc_dot_v1_dot_message__service__pb2.AcknowledgeMessagesRequest.SerializeToString,
                 response_deserializer=mailgrpc_dot_v1_dot_message__service__pb2.AcknowledgeMessagesResponse.FromString,
                 )
+        self.DeleteConsumer = channel.unary_unary(
+                '/mailgrpc.v1.MessageService/DeleteConsumer',
+                request_serializer=mailgrpc_dot_v1_dot_message__service__pb2.DeleteConsumerRequest.SerializeToString,
+                response_deserializer=mailgrpc_dot_v1_dot_message__service__pb2.DeleteConsumerResponse.FromString,
+                )
         self.DeleteMessages = channel.unary_unary(
                 '/mailgrpc.v1.MessageService/DeleteMessages',
                 request_serializer=mailgrpc_dot_v1_dot_message__service__pb2.DeleteMessagesRequest.SerializeToString,
@@ -89,6 +94,17 @@ class MessageServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteConsumer(self, request, context):
+        """Forgets a consumer of a mailbox: its ledger of acknowledged uids is removed, so the mailbox's
+        consumer count (at most MailGrpc:Pop3:MaxConsumersPerMailbox) goes down by one. Idempotent:
+        forgetting a consumer the mailbox does not have answers OK with `forgotten` false. A consumer
+        that acknowledges again afterwards starts with an empty ledger. NOT_FOUND when the mailbox does
+        not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteMessages(self, request, context):
         """Deletes messages by uid on the server. Idempotent: uids already gone are reported as missing.
         """
@@ -126,6 +142,11 @@ def add_MessageServiceServicer_to_server(servicer, server):
                     servicer.AcknowledgeMessages,
                     request_deserializer=mailgrpc_dot_v1_dot_message__service__pb2.AcknowledgeMessagesRequest.FromString,
                     response_serializer=mailgrpc_dot_v1_dot_message__service__pb2.AcknowledgeMessagesResponse.SerializeToString,
+            ),
+            'DeleteConsumer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConsumer,
+                    request_deserializer=mailgrpc_dot_v1_dot_message__service__pb2.DeleteConsumerRequest.FromString,
+                    response_serializer=mailgrpc_dot_v1_dot_message__service__pb2.DeleteConsumerResponse.SerializeToString,
             ),
             'DeleteMessages': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteMessages,
@@ -216,6 +237,23 @@ class MessageService(object):
         return grpc.experimental.unary_unary(request, target, '/mailgrpc.v1.MessageService/AcknowledgeMessages',
             mailgrpc_dot_v1_dot_message__service__pb2.AcknowledgeMessagesRequest.SerializeToString,
             mailgrpc_dot_v1_dot_message__service__pb2.AcknowledgeMessagesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteConsumer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mailgrpc.v1.MessageService/DeleteConsumer',
+            mailgrpc_dot_v1_dot_message__service__pb2.DeleteConsumerRequest.SerializeToString,
+            mailgrpc_dot_v1_dot_message__service__pb2.DeleteConsumerResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
