@@ -34,6 +34,10 @@ internal sealed class MailGrpcOptions
     public TelemetryOptions Telemetry { get; set; } = new();
 
     public DiagnosticsOptions Diagnostics { get; set; } = new();
+
+    public EventOptions Events { get; set; } = new();
+
+    public WebhookOptions Webhooks { get; set; } = new();
 }
 
 internal sealed class RedisOptions

@@ -1,5 +1,7 @@
 using MailGrpc.Server.Authorization;
 using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Events;
+using MailGrpc.Server.Webhooks;
 using MailGrpc.Server.GrpcApi;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Messages;
@@ -52,6 +54,10 @@ internal static class MailGrpcServiceCollectionExtensions
 
         // Messages (POP3 retrieval).
         services.AddMailGrpcMessages();
+
+        // Events and webhooks (issue #13): the tenant feed, SubscribeEvents, webhook endpoints and their delivery.
+        services.AddMailGrpcEvents(builder.Configuration);
+        services.AddMailGrpcWebhooks(builder.Configuration);
 
         return builder;
     }
