@@ -20,7 +20,9 @@ internal static class WebhooksServiceCollectionExtensions
 
         // No redirects (a 3xx is a failed attempt: following it would leave the guarded host), every connect through the
         // SSRF guard, no proxy from the environment (it would connect to the proxy, not the guarded address), no cookies.
+        // No client loggers: they would log the URL (which may carry a token in its path or query) of every request.
         services.AddHttpClient(WebhookSender.HttpClientName)
+            .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(sp =>
             {
                 var guard = sp.GetRequiredService<WebhookUrlGuard>();
