@@ -13,7 +13,7 @@ namespace MailGrpc.Server.Webhooks;
 /// <see cref="WebhookEndpointWorker"/> until the lease is lost, the endpoint deleted or the server stops. One holder per
 /// endpoint keeps its per-mailbox order across replicas; a dead holder's lease runs out after
 /// <see cref="WebhookOptions.LeaseTime"/> and another replica takes the endpoint over with its pending events.
-/// Only endpoints of the tenants this server has API keys for are taken (all without API keys). Does nothing on the
+/// Only endpoints of the tenants this server has API keys for are taken. Does nothing on the
 /// embedded development store.
 /// </summary>
 internal sealed partial class WebhookDispatcher(
@@ -32,10 +32,12 @@ internal sealed partial class WebhookDispatcher(
     private readonly ILogger _logger = loggers.CreateLogger<WebhookDispatcher>();
     private readonly Dictionary<string, Task> _workers = new(StringComparer.Ordinal);
 
-    // The tenants this server has callers for (all, when no API key is configured): replicas of one deployment share
-    // their configuration, so every endpoint is served; servers of other deployments on the same Redis never take each
-    // other's endpoints.
-    private readonly HashSet<string>? _tenants = apiKeys.Value.ApiKeys.Count == 0 ? null : apiKeys.Value.ApiKeys.Select(k => k.Tenant).ToHashSet(StringComparer.Ordinal);
+    // The tenants this server has callers for (without API keys, the anonymous "default" tenant): replicas of one
+    // deployment share their configuration, so every endpoint is served; servers of other deployments on the same
+    // Redis never take each other's endpoints.
+    private readonly HashSet<string> _tenants = apiKeys.Value.ApiKeys.Count == 0
+        ? [Callers.CallerClaims.AnonymousTenant]
+        : apiKeys.Value.ApiKeys.Select(k => k.Tenant).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>This process's name as a consumer of the endpoints' groups and as their lease holder.</summary>
     public string Replica { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
@@ -81,7 +83,7 @@ internal sealed partial class WebhookDispatcher(
         foreach (var (tenant, id) in await manager.ListAllAsync(stoppingToken))
         {
             var key = tenant + "/" + id;
-            if (_workers.ContainsKey(key) || (_tenants is not null && !_tenants.Contains(tenant))) continue;
+            if (_workers.ContainsKey(key) || !_tenants.Contains(tenant)) continue;
             if (!await store.SetIfAbsentAsync(WebhookKeys.Lease(tenant, id), Encoding.UTF8.GetBytes(Replica), options.Value.LeaseTime, stoppingToken)) continue;
             LogLeaseTaken(_logger, tenant, id);
             var worker = new WebhookEndpointWorker(tenant, id, Replica, manager, store, log.Value, deadLetters, sender, metrics, options.Value, eventOptions.Value, time, _logger);
