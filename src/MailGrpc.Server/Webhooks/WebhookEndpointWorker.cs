@@ -141,6 +141,12 @@ internal sealed partial class WebhookEndpointWorker(
                     StartAttempt(item, cancellationToken);
                 }
             }
+            catch (StackExchange.Redis.RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+            {
+                // The group is gone: the endpoint was deleted (stop), or the stream with it (start again from new events).
+                if (!await ReloadAsync(cancellationToken)) return;
+                await log.EnsureGroupAsync(tenant, _group, fromBeginning: false, cancellationToken);
+            }
             catch (Exception e) when (StoreConditions.Classify(e) is not null && !cancellationToken.IsCancellationRequested)
             {
                 LogStoreProblem(logger, tenant, endpointId, e.GetType().Name);
