@@ -36,6 +36,10 @@ internal sealed class MailGrpcOptions
     public DiagnosticsOptions Diagnostics { get; set; } = new();
 
     public SyncOptions Sync { get; set; } = new();
+
+    public EventOptions Events { get; set; } = new();
+
+    public WebhookOptions Webhooks { get; set; } = new();
 }
 
 internal sealed class RedisOptions

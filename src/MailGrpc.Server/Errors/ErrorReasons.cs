@@ -118,4 +118,16 @@ internal static class ErrorReasons
 
     // Sync engine (issue #13).
     public const string InvalidSyncInterval = "INVALID_SYNC_INTERVAL";
+    // Events and webhooks (issue #13; docs/events.md, docs/webhooks.md).
+    public const string InvalidConsumerGroup = "INVALID_CONSUMER_GROUP";
+    public const string InvalidEventType = "INVALID_EVENT_TYPE";
+    public const string InvalidEventId = "INVALID_EVENT_ID";
+    public const string InvalidVisibilityTimeout = "INVALID_VISIBILITY_TIMEOUT";
+    public const string InvalidWebhookId = "INVALID_WEBHOOK_ID";
+    public const string InvalidWebhookUrl = "INVALID_WEBHOOK_URL";
+    public const string InvalidDeadLetterId = "INVALID_DEAD_LETTER_ID";
+    public const string WebhookUrlNotAllowed = "WEBHOOK_URL_NOT_ALLOWED";
+    public const string WebhookNotFound = "WEBHOOK_NOT_FOUND";
+    public const string WebhookLimitReached = "WEBHOOK_LIMIT_REACHED";
+    public const string EventsRequireRedis = "EVENTS_REQUIRE_REDIS";
 }

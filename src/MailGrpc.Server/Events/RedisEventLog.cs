@@ -10,8 +10,7 @@ namespace MailGrpc.Server.Events;
 /// events to another after the visibility timeout (XAUTOCLAIM); a consumer that reconnects under its name first gets
 /// back its own pending events. At-least-once: the stream entry id is the dedupe key.
 /// </summary>
-/// <remarks>Not wired into the server yet: the sync engine that appends and the SubscribeEvents/webhook deliveries
-/// that consume come next (issue #13).</remarks>
+/// <remarks>The sync engine appends; <see cref="EventFeed"/> (SubscribeEvents) and the webhook workers consume.</remarks>
 internal sealed class RedisEventLog(IConnectionMultiplexer redis, TimeProvider timeProvider, EventLogSettings settings)
 {
     private const string TypeField = "type";
@@ -70,6 +69,24 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, TimeProvider t
     public Task<IReadOnlyList<StoredEvent>> ReadPendingAsync(string tenant, string group, string consumer, int count, CancellationToken cancellationToken) =>
         ReadGroupAsync(tenant, group, consumer, StreamPosition.Beginning, count, cancellationToken);
 
+    /// <summary>The consumer's pending events with ids after <paramref name="afterId"/>, oldest first (pages through them after a reconnect).</summary>
+    public Task<IReadOnlyList<StoredEvent>> ReadPendingAfterAsync(string tenant, string group, string consumer, string afterId, int count, CancellationToken cancellationToken) =>
+        ReadGroupAsync(tenant, group, consumer, afterId, count, cancellationToken);
+
+    /// <summary>Removes a consumer group and its pending list (a deleted webhook endpoint). False when it did not exist.</summary>
+    public async Task<bool> DeleteGroupAsync(string tenant, string group, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            return await Db.StreamDeleteConsumerGroupAsync(EventLogKeys.Stream(tenant), group).ConfigureAwait(false);
+        }
+        catch (RedisServerException e) when (e.Message.Contains("no such key", StringComparison.OrdinalIgnoreCase) || e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+        {
+            return false;
+        }
+    }
+
     /// <summary>Acknowledges events by id; returns how many were pending (a repeated acknowledgement counts 0).</summary>
     public async Task<long> AcknowledgeAsync(string tenant, string group, IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
@@ -93,7 +110,7 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, TimeProvider t
         {
             cancellationToken.ThrowIfCancellationRequested();
             var result = await Db.StreamAutoClaimAsync(key, group, consumer, (long)visibilityTimeout.TotalMilliseconds, start, count - claimed.Count).ConfigureAwait(false);
-            claimed.AddRange(result.ClaimedEntries.Where(e => !e.IsNull).Select(Parse));
+            claimed.AddRange(result.ClaimedEntries.Where(e => !e.IsNull && !e[TypeField].IsNull).Select(Parse));
             start = result.NextStartId;
         }
         while (claimed.Count < count && start != "0-0");
@@ -101,12 +118,33 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, TimeProvider t
         return claimed;
     }
 
+    /// <summary>
+    /// One XAUTOCLAIM page: up to <paramref name="count"/> pending events of the group from <paramref name="start"/> on,
+    /// idle at least <paramref name="minIdle"/>, now this consumer's; and the cursor of the next page (<c>0-0</c>: done).
+    /// </summary>
+    public async Task<(IReadOnlyList<StoredEvent> Events, string Next)> ClaimPageAsync(string tenant, string group, string consumer, TimeSpan minIdle, string start, int count, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = await Db.StreamAutoClaimAsync(EventLogKeys.Stream(tenant), group, consumer, (long)minIdle.TotalMilliseconds, start, count).ConfigureAwait(false);
+        return (result.ClaimedEntries.Where(e => !e.IsNull && !e[TypeField].IsNull).Select(Parse).ToList(), result.NextStartId.ToString());
+    }
+
     private async Task<IReadOnlyList<StoredEvent>> ReadGroupAsync(string tenant, string group, string consumer, RedisValue position, int count, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         cancellationToken.ThrowIfCancellationRequested();
         var entries = await Db.StreamReadGroupAsync(EventLogKeys.Stream(tenant), group, consumer, position, count).ConfigureAwait(false);
-        return entries.Where(e => !e.IsNull).Select(Parse).ToList();
+        // An entry trimmed away while pending comes back with no fields: nothing to deliver, acknowledge it away.
+        return entries.Where(e => !e.IsNull && !e[TypeField].IsNull).Select(Parse).ToList();
+    }
+
+    /// <summary>When an event was appended: the milliseconds part of its stream id.</summary>
+    public static DateTimeOffset AppendTimeOf(string eventId)
+    {
+        var dash = eventId.IndexOf('-', StringComparison.Ordinal);
+        return long.TryParse(dash < 0 ? eventId : eventId[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+            : DateTimeOffset.UnixEpoch;
     }
 
     private static StoredEvent Parse(StreamEntry entry) => new(

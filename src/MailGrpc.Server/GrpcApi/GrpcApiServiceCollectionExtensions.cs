@@ -50,6 +50,8 @@ internal static class GrpcApiServiceCollectionExtensions
         app.MapGrpcService<MailboxGrpcService>().RequireAuthorization(CallerPolicy.Name);
         app.MapGrpcService<AuthorizationGrpcService>().RequireAuthorization(CallerPolicy.Name);
         app.MapGrpcService<MessageGrpcService>().RequireAuthorization(CallerPolicy.Name);
+        app.MapGrpcService<EventGrpcService>().RequireAuthorization(CallerPolicy.Name);
+        app.MapGrpcService<WebhookGrpcService>().RequireAuthorization(CallerPolicy.Name);
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

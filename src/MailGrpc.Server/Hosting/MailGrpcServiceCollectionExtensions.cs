@@ -1,5 +1,7 @@
 using MailGrpc.Server.Authorization;
 using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Events;
+using MailGrpc.Server.Webhooks;
 using MailGrpc.Server.GrpcApi;
 using MailGrpc.Server.Mailboxes;
 using MailGrpc.Server.Messages;
@@ -56,6 +58,9 @@ internal static class MailGrpcServiceCollectionExtensions
 
         // Sync engine and event producers (Sync/; docs/sync.md).
         services.AddMailGrpcSync();
+        // Events and webhooks (issue #13): the tenant feed, SubscribeEvents, webhook endpoints and their delivery.
+        services.AddMailGrpcEvents(builder.Configuration);
+        services.AddMailGrpcWebhooks(builder.Configuration);
 
         return builder;
     }

@@ -78,7 +78,7 @@ internal sealed partial class StartupAnnouncement(
         return bound.FirstOrDefault(a => string.Equals(a.TrimEnd('/'), trimmed, StringComparison.OrdinalIgnoreCase)) ?? trimmed;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "gRPC API (MailboxService, AuthorizationService, MessageService, health, reflection): {Url}")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "gRPC API (MailboxService, AuthorizationService, MessageService, EventService, WebhookService, health, reflection): {Url}")]
     private static partial void LogGrpc(ILogger logger, string url);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OAuth browser callback (the RedirectUri your OAuth clients register): {Url}")]

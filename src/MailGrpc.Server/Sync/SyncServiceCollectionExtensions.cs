@@ -16,9 +16,7 @@ internal static class SyncServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddMailGrpcSync(this IServiceCollection services)
     {
-        services.TryAddSingleton(EventLogSettings.Default);
-        services.TryAddSingleton(sp => new RedisEventLog(sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<EventLogSettings>()));
-
+        // The event log itself is registered by AddMailGrpcEvents (MailGrpc:Events: retention, cap).
         services.AddSingleton<SyncMetrics>();
         services.AddSingleton<IMailEventSink>(sp => UsesRedis(sp)
             ? new RedisMailEventSink(sp.GetRequiredService<RedisEventLog>(), sp.GetRequiredService<SyncMetrics>())

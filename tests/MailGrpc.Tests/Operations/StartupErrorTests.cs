@@ -104,7 +104,7 @@ public sealed class StartupErrorTests
         await using var server = await ServerProcess.StartAsync(new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = "Development" });
         var output = await WaitForOutputAsync(server, "Next step:");
 
-        Assert.Contains($"gRPC API (MailboxService, AuthorizationService, MessageService, health, reflection): http://127.0.0.1:{server.GrpcPort}", output, StringComparison.Ordinal);
+        Assert.Contains($"gRPC API (MailboxService, AuthorizationService, MessageService, EventService, WebhookService, health, reflection): http://127.0.0.1:{server.GrpcPort}", output, StringComparison.Ordinal);
         Assert.Contains($"OAuth browser callback (the RedirectUri your OAuth clients register): http://127.0.0.1:{server.WebPort}/oauth/callback", output, StringComparison.Ordinal);
         Assert.Contains($"Prometheus metrics: http://127.0.0.1:{server.MetricsPort}/metrics", output, StringComparison.Ordinal);
         Assert.Contains("docs/getting-started.md", output, StringComparison.Ordinal);
