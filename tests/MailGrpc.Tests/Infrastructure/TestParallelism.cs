@@ -4,7 +4,9 @@ using Xunit.Abstractions;
 // Collections (a class, or the classes sharing a [Collection]) run in parallel; the tests of one collection run one after
 // another. The rig-backed tests mostly wait — on a browser, a server process's start, Dovecot's 10 s [IN-USE] lock wait,
 // a token's expiry — not on the CPU, so four collections at a time overlap those waits on a 2-core machine (xunit's
-// default is one per core). `dotnet test -- xUnit.MaxParallelThreads=2` overrides it for one run.
+// default is one per core). `dotnet test -- xUnit.MaxParallelThreads=2` overrides it for one run. Tests that bound a
+// wall-clock time (a takeover within the lease, a drain, a Cluster failover, a diagnose deadline) are in collections
+// with DisableParallelization: xunit runs those after the others, one at a time, with nothing else running.
 [assembly: CollectionBehavior(MaxParallelThreads = 4)]
 [assembly: TestCollectionOrderer(LongChainsFirst.TypeName, "MailGrpc.Tests")]
 
@@ -35,4 +37,14 @@ public sealed class LongChainsFirst : ITestCollectionOrderer
         // A class's own collection is named "Test collection for <full class name>".
         return collection.DisplayName.Contains(".Authorization.Strict.", StringComparison.Ordinal) ? Longest.Length : Longest.Length + 1;
     }
+}
+
+/// <summary>
+/// The POP3 rig's tests that bound a wall-clock time (a takeover within the lease, a drain after SIGTERM, a diagnose
+/// deadline): run alone, after the parallel collections (see above).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class Pop3AloneGroup : ICollectionFixture<MailGrpc.Tests.Messages.Pop3Rig>
+{
+    public const string Name = "pop3-alone";
 }

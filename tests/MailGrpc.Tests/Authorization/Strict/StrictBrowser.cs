@@ -61,6 +61,7 @@ internal sealed class StrictBrowser : IDisposable
         {
             if (s_current is null || s_current._process.HasExited)
             {
+                s_current?.Dispose();
                 s_current = new StrictBrowser(script, rigDir);
             }
 
@@ -76,10 +77,22 @@ internal sealed class StrictBrowser : IDisposable
         var reply = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = reply;
         var line = new JsonObject { ["id"] = id, ["args"] = new JsonArray([.. args.Select(a => JsonValue.Create(a))]) }.ToJsonString();
-        lock (_writeGate)
+        try
         {
-            _process.StandardInput.WriteLine(line);
-            _process.StandardInput.Flush();
+            lock (_writeGate)
+            {
+                _process.StandardInput.WriteLine(line);
+                _process.StandardInput.Flush();
+            }
+        }
+        catch (IOException)
+        {
+            // It exited (e.g. chromium did not start): its stderr says why, below.
+        }
+
+        if (_process.HasExited)
+        {
+            FailAll();
         }
 
         try
@@ -149,7 +162,7 @@ internal sealed class StrictBrowser : IDisposable
                 _process.Kill(entireProcessTree: true);
             }
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or IOException)
         {
             // already gone
         }
