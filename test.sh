@@ -57,23 +57,59 @@ add_counts() { # add_counts NAME FILE : adds the last "N passed, N failed" line 
   [ "$f" -eq 0 ] || failures+=("$1 ($f failed)")
 }
 
-# 1. The rig. Started here means stopped here, by PID (down.sh); a rig that was already up is left running.
+# Wall time per phase, printed as a table before the count (docs/testing.md, "Where the full run's time goes").
+run_started=$SECONDS
+phase_times=()
+phase() { phase_times+=("$(printf '%-78s %5s s' "$1" "$2")"); } # phase NAME SECONDS
+timed() { # timed NAME COMMAND... : runs COMMAND (a function or program) and records its wall time
+  local name="$1" started=$SECONDS status
+  shift
+  "$@"
+  status=$?
+  phase "$name" $((SECONDS - started))
+  return $status
+}
+
+# 1. The rig, started in the background beside the contract checks and the build (it is apt, npm and process starts;
+#    the build is CPU): waited for before the AOT publish, whose toolchain install also uses apt. Started here means
+#    stopped here, by PID (down.sh); a rig that was already up is left running.
 rig_started=0
 if ! (echo >/dev/tcp/127.0.0.1/"${MAILGRPC_RIG_REDIS_PORT:-16379}") 2>/dev/null; then rig_started=1; fi
-if ! bash tests/rig/up.sh; then echo "The test rig did not start."; echo "0 passed, 1 failed"; exit 1; fi
 cleanup() { if [ "$rig_started" = 1 ]; then bash "$root/tests/rig/down.sh" || true; rig_started=0; fi; }
 trap cleanup EXIT
+(
+  started=$SECONDS
+  bash tests/rig/up.sh
+  status=$?
+  echo "$((SECONDS - started))" >"$results/rig-up.seconds"
+  exit $status
+) >"$results/rig-up.log" 2>&1 &
+rig_pid=$!
+wait_for_rig() {
+  local status
+  wait "$rig_pid"
+  status=$?
+  echo "==> test rig (tests/rig/up.sh, started in the background)"
+  cat "$results/rig-up.log"
+  phase "test rig start (tests/rig/up.sh; in the background, beside buf and the build)" "$(cat "$results/rig-up.seconds" 2>/dev/null || echo '?')"
+  if [ "$status" -ne 0 ]; then echo "The test rig did not start."; echo "0 passed, 1 failed"; exit 1; fi
+}
 
 # 2. Contracts.
-[ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund >/dev/null
-check "buf format" npx --no-install buf format --diff --exit-code
-check "buf lint" npx --no-install buf lint
-if git rev-parse --verify -q main >/dev/null && git cat-file -e main:protos/mailgrpc/v1 2>/dev/null; then
-  check "buf breaking (against main)" npx --no-install buf breaking --against ".git#branch=main"
-fi
+contracts() {
+  [ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund >/dev/null
+  check "buf format" npx --no-install buf format --diff --exit-code
+  check "buf lint" npx --no-install buf lint
+  if git rev-parse --verify -q main >/dev/null && git cat-file -e main:protos/mailgrpc/v1 2>/dev/null; then
+    check "buf breaking (against main)" npx --no-install buf breaking --against ".git#branch=main"
+  fi
+}
+timed "buf format, lint, breaking" contracts
 
 # 3. Build: zero warnings (warnings are errors).
-check "dotnet build ($configuration, warnings as errors)" dotnet build MailGrpc.sln -c "$configuration" -nologo -v q -warnaserror
+timed "dotnet build MailGrpc.sln -c $configuration -warnaserror (restore included)" \
+  check "dotnet build ($configuration, warnings as errors)" dotnet build MailGrpc.sln -c "$configuration" -nologo -v q -warnaserror
+wait_for_rig
 
 # 3b. The server as it ships: native AOT (warnings as errors). The process tests and the client smoke tests run on it.
 #     Needs clang and zlib's headers (Debian: clang zlib1g-dev), installed here when missing and running as root.
@@ -90,12 +126,46 @@ publish_aot() {
     dotnet publish src/MailGrpc.Server -c Release -r linux-x64 -nologo -v q -warnaserror -o "$root/artifacts/aot"
 }
 rm -rf "$root/artifacts/aot"
-check "server native AOT publish (warnings as errors)" publish_aot
+timed "native AOT publish of the server (toolchain install included)" check "server native AOT publish (warnings as errors)" publish_aot
 if [ -x "$root/artifacts/aot/MailGrpc.Server" ]; then export MAILGRPC_TEST_SERVER="$root/artifacts/aot/MailGrpc.Server"; fi
 
-# 4. .NET tests (every test project in the solution).
-dotnet test MailGrpc.sln -c "$configuration" --no-build --nologo \
-  --logger "trx" --results-directory "$results" 2>&1 | tee "$results/dotnet-test.log"
+# 4. .NET tests (every test project in the solution), and beside them (4b, 5) the walkthrough and the client SDK checks:
+#    the .NET tests mostly wait (a browser, process starts, Dovecot's lock wait), and these use the same rig with their own
+#    users, mailboxes, API keys and free ports. Their output goes to a log shown after the .NET tests; their counts join.
+side_checks() {
+  passed=0; failed=0; failures=()
+  local started
+  # 4b. The walkthrough: docs/getting-started.md's bash blocks, run in order against the rig (the page is the test).
+  started=$SECONDS
+  check "getting-started walkthrough (docs/getting-started.md)" bash tests/getting-started/run.sh
+  echo "PHASE|getting-started walkthrough (docs/getting-started.md)|$((SECONDS - started))"
+  # 5. Client SDKs: generated code up to date, one version, and against a live server and the rig: each language's
+  #    smoke test, each SDK's consumer test (package built, installed from the artifact, its README's program run) and
+  #    buf curl.
+  started=$SECONDS
+  if [ -x clients/check-generated.sh ]; then check "generated clients are up to date" clients/check-generated.sh; fi
+  # (sdks) One version for the contract and every SDK (VERSION, its copies, READMEs, CHANGELOG).
+  if [ -x clients/version.sh ]; then check "one version in every SDK" clients/version.sh; fi
+  echo "PHASE|generated clients up to date, one version|$((SECONDS - started))"
+  if [ -x clients/smoke-test.sh ]; then
+    started=$SECONDS
+    clients/smoke-test.sh 2>&1 | tee "$results/clients-smoke.log"
+    add_counts "client smoke tests" "$results/clients-smoke.log"
+    echo "PHASE|client SDK smoke tests and the four consumer installs (clients/smoke-test.sh)|$((SECONDS - started))"
+  fi
+  local f
+  for f in "${failures[@]}"; do echo "FAILED|$f"; done
+  echo "SIDE|$passed|$failed"
+}
+side_started=$SECONDS
+side_checks >"$results/side-checks.log" 2>&1 &
+side_pid=$!
+
+dotnet_tests() {
+  dotnet test MailGrpc.sln -c "$configuration" --no-build --nologo \
+    --logger "trx" --results-directory "$results" 2>&1 | tee "$results/dotnet-test.log"
+}
+timed ".NET tests (dotnet test MailGrpc.sln)" dotnet_tests
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters="$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)"
@@ -106,22 +176,26 @@ for trx in "$results"/*.trx; do
 done
 if ! ls "$results"/*.trx >/dev/null 2>&1; then failed=$((failed + 1)); failures+=("dotnet test produced no results"); fi
 
-# 4b. The walkthrough: docs/getting-started.md's bash blocks, run in order against the rig (the page is the test).
-check "getting-started walkthrough (docs/getting-started.md)" bash tests/getting-started/run.sh
-
-# 5. Client SDKs: generated code up to date, one version, and against a live server and the rig: each language's smoke
-#    test, each SDK's consumer test (package built, installed from the artifact, its README's program run) and buf curl.
-if [ -x clients/check-generated.sh ]; then check "generated clients are up to date" clients/check-generated.sh; fi
-# (sdks) One version for the contract and every SDK (VERSION, its copies, READMEs, CHANGELOG).
-if [ -x clients/version.sh ]; then check "one version in every SDK" clients/version.sh; fi
-if [ -x clients/smoke-test.sh ]; then
-  clients/smoke-test.sh 2>&1 | tee "$results/clients-smoke.log"
-  add_counts "client smoke tests" "$results/clients-smoke.log"
-fi
+wait "$side_pid"
+phase "walkthrough and client SDK checks (beside the .NET tests, from their start)" $((SECONDS - side_started))
+echo "==> walkthrough and client SDK checks (ran beside the .NET tests; $results/side-checks.log)"
+grep -vE '^(PHASE|FAILED|SIDE)\|' "$results/side-checks.log"
+while IFS='|' read -r kind a b; do
+  case "$kind" in
+    PHASE) phase "  $a" "$b" ;;
+    FAILED) failures+=("$a") ;;
+    SIDE) passed=$((passed + a)); failed=$((failed + b)); side_counted=1 ;;
+  esac
+done < <(grep -E '^(PHASE|FAILED|SIDE)\|' "$results/side-checks.log")
+if [ -z "${side_counted:-}" ]; then failed=$((failed + 1)); failures+=("walkthrough and client checks (no result line)"); fi
 
 # Stop the rig first, so the count is the very last line.
-cleanup
+timed "test rig stop (tests/rig/down.sh)" cleanup
 trap - EXIT
+echo
+echo "Where the time went (wall clock; indented lines ran inside the line above them):"
+printf '  %s\n' "${phase_times[@]}"
+printf '  %-78s %5s s\n' "whole run" $((SECONDS - run_started))
 echo
 if [ ${#failures[@]} -gt 0 ]; then printf 'Failed: %s\n' "${failures[@]}"; fi
 echo "$passed passed, $failed failed"

@@ -240,10 +240,29 @@ if selected dotnet-large; then
 fi
 smoke go IMPLICIT_TLS "$go_status" "$work/build-go.log" "$work/go-smoke"
 # Each SDK as a new user meets it: packed, installed from the artifact into a fresh project, the README's program run.
+# The four run at once — each has its own seeded mailbox, package folder, project and free ports, and most of their time
+# is package installs and builds that wait on the disk or the network — and are reported in order.
+consumers=()
 for lang in dotnet typescript python go; do
-  if selected "consumer-$lang"; then
-    seed "consumer-$lang" IMPLICIT_TLS && run_timeout=900 run "consumer-$lang (package, install, README program)" bash "$CLIENTS_DIR/consumer-test.sh" "$lang"
-  fi
+  selected "consumer-$lang" || continue
+  name="consumer-$lang (package, install, README program)"
+  log="$work/${name//[^A-Za-z0-9]/_}.log"
+  if ! seed "consumer-$lang" IMPLICIT_TLS; then record "$name (seeding the rig mailbox)" 1 ""; continue; fi
+  (
+    started=$SECONDS
+    timeout 900 bash "$CLIENTS_DIR/consumer-test.sh" "$lang" >"$log" 2>&1
+    echo "$? $((SECONDS - started))" >"$log.status"
+  ) &
+  consumers+=("$!|$name|$log")
+done
+for consumer in "${consumers[@]}"; do
+  IFS='|' read -r pid name log <<<"$consumer"
+  wait "$pid"
+  status=1 took="?"
+  [[ -s $log.status ]] && read -r status took <"$log.status"
+  echo "==> $name"
+  echo "    ($took s, beside the other consumer installs)"
+  record "$name" "$status" "$log"
 done
 # Opt-in only (bench/sdks.sh): each SDK and a bare client of its gRPC library stream one 1,000 x 50 KB mailbox.
 if [[ " ${SMOKE_ONLY:-} " == *" bench "* ]]; then

@@ -14,7 +14,7 @@ namespace MailGrpc.Tests.Faults;
 /// A stream still running when <c>DrainTimeout</c> is about to run out ends with UNAVAILABLE <c>SERVER_DRAINING</c> and the
 /// resume hint — directly and through nginx — and the caller resumes with only_unacknowledged on another replica.
 /// </summary>
-[Collection("pop3")]
+[Collection("pop3-alone")] // bounds a wall-clock time: runs with nothing else running
 public sealed class DrainTests(Pop3Rig rig, ITestOutputHelper output)
 {
     [Theory]

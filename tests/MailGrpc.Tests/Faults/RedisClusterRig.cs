@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace MailGrpc.Tests.Faults;
 
 /// <summary>The collection of tests that kill nodes of the rig's Redis Cluster: they run one after another.</summary>
-[CollectionDefinition("redis-cluster")]
+[CollectionDefinition("redis-cluster", DisableParallelization = true)] // failover bounds: runs with nothing else running
 public sealed class RedisClusterCollectionDefinition : ICollectionFixture<RedisClusterRig>;
 
 /// <summary>

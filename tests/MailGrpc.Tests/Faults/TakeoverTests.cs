@@ -13,7 +13,7 @@ namespace MailGrpc.Tests.Faults;
 /// serves that mailbox. Bounded by the lease (10 s), well inside a waiting call's <c>LeaseWait</c> (30 s). Prints a
 /// FIGURE line for bench/faults.sh.
 /// </summary>
-[Collection("pop3")]
+[Collection("pop3-alone")] // bounds a wall-clock time: runs with nothing else running
 public sealed class TakeoverTests(Pop3Rig rig, ITestOutputHelper output)
 {
     [Fact]

@@ -11,7 +11,7 @@ namespace MailGrpc.Tests.Operations;
 /// DiagnoseMailbox is bounded as a whole and per step, names a wrong <c>security</c> setting at the TLS step (never a
 /// provider outage), and gives password mailboxes password hints — through a real server process against the rig.
 /// </summary>
-[Collection("pop3")]
+[Collection("pop3-alone")] // bounds a wall-clock time: runs with nothing else running
 public sealed class DiagnoseBoundsRigTests(Pop3Rig rig)
 {
     [Theory]

@@ -10,7 +10,6 @@ namespace MailGrpc.Tests.Authorization.Strict;
 /// query), refreshes, the device flow, a refused other-account consent and a delete with revocation. No output line may
 /// hold the code, the state, a token, the client secret, the API key or the encryption key.
 /// </summary>
-[Collection("strict-oidc")]
 public sealed partial class StrictLogTests
 {
     [Fact]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
@@ -127,27 +126,13 @@ public static class StrictOidc
         public override string ToString() => $"{Status} {Title}: {Text}";
     }
 
-    /// <summary>Runs tests/rig/oidc/browser.js (headless chromium) and returns the page the person ends on.</summary>
+    /// <summary>
+    /// Runs tests/rig/oidc/browser.js (headless chromium) with these arguments and returns the page the person ends on:
+    /// one chromium for the test run (<see cref="StrictBrowser"/>), a fresh incognito context per run.
+    /// </summary>
     public static async Task<Page> BrowserAsync(string mode, string url, params string[] options)
     {
-        var info = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Browser);
-        info.ArgumentList.Add(mode);
-        info.ArgumentList.Add(url);
-        foreach (var option in options)
-        {
-            info.ArgumentList.Add(option);
-        }
-
-        info.Environment["MAILGRPC_RIG_DIR"] = RigDir;
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await process.WaitForExitAsync(timeout.Token);
-        var output = await stdout;
-        Assert.True(process.ExitCode == 0, $"browser.js failed ({process.ExitCode}): {await stderr}");
-        var json = JsonNode.Parse(output)!.AsObject();
+        var json = await StrictBrowser.RunAsync(Browser, RigDir, [mode, url, .. options], TimeSpan.FromSeconds(90));
         return new Page(
             json["url"]!.GetValue<string>(),
             json["status"]?.GetValue<int>() ?? 0,

@@ -9,18 +9,19 @@ namespace MailGrpc.Tests.Authorization.Strict;
 /// <summary>
 /// Issue #10's failures, each against the rig's strict OpenID provider (node-oidc-provider) through a real server process
 /// configured as docs/setup/generic-oidc.md says, with the consent steps done in headless chromium — what a person sees.
+/// The tests are in three classes (below), each its own xunit collection (the default), so that they overlap: each test has its own client at the
+/// provider, its own server process, tenant and accounts, and its own browser context.
 /// </summary>
-[Collection("strict-oidc")]
-public sealed partial class StrictProviderTests
+public abstract class StrictProviderTests
 {
-    private readonly TestTenant _tenant = TestTenant.Create("strict");
+    private protected readonly TestTenant _tenant = TestTenant.Create("strict");
 
-    private sealed record Setup(ServerProcess Server, string ClientId, string? Secret, int WebPort) : IAsyncDisposable
+    private protected sealed record Setup(ServerProcess Server, string ClientId, string? Secret, int WebPort) : IAsyncDisposable
     {
         public ValueTask DisposeAsync() => Server.DisposeAsync();
     }
 
-    private async Task<Setup> StartAsync(Action<Dictionary<string, string?>>? tweak = null, string authMethod = "client_secret_basic")
+    private protected async Task<Setup> StartAsync(Action<Dictionary<string, string?>>? tweak = null, string authMethod = "client_secret_basic")
     {
         var webPort = StrictOidc.FreePort();
         var (clientId, secret) = await StrictOidc.RegisterClientAsync(webPort, authMethod);
@@ -29,22 +30,26 @@ public sealed partial class StrictProviderTests
         return new Setup(await ServerProcess.StartAsync(settings), clientId, secret, webPort);
     }
 
-    private async Task<string> CreateAsync(ServerProcess server, string username, string displayName = "") =>
+    private protected async Task<string> CreateAsync(ServerProcess server, string username, string displayName = "") =>
         (await server.Mailboxes(_tenant.ApiKey).CreateMailboxAsync(new CreateMailboxRequest { Mailbox = StrictOidc.Mailbox(username, displayName) })).Mailbox.MailboxId;
 
-    private async Task<AuthorizationStatus> StatusAsync(ServerProcess server, string id) =>
+    private protected async Task<AuthorizationStatus> StatusAsync(ServerProcess server, string id) =>
         (await server.Authorization(_tenant.ApiKey).GetAuthorizationStatusAsync(new GetAuthorizationStatusRequest { MailboxId = id })).Status;
 
-    private static Dictionary<string, string> Metadata(RpcException ex) => ex.GetRpcStatus()!.GetDetail<ErrorInfo>()!.Metadata.ToDictionary(p => p.Key, p => p.Value);
+    private protected static Dictionary<string, string> Metadata(RpcException ex) => ex.GetRpcStatus()!.GetDetail<ErrorInfo>()!.Metadata.ToDictionary(p => p.Key, p => p.Value);
 
-    private async Task AssertNothingStoredAsync(ServerProcess server, string id)
+    private protected async Task AssertNothingStoredAsync(ServerProcess server, string id)
     {
         var status = await StatusAsync(server, id);
         Assert.Equal(MailboxState.PendingAuthorization, status.State);
         Assert.Equal(CredentialKind.Unspecified, status.CredentialKind);
         Assert.Empty(TestRedis.KeysContaining($"{{mbx:{_tenant.Name}:{id}}}:credential"));
     }
+}
 
+/// <summary>Strict provider: consent in the browser: who consented, what the person sees, what is stored.</summary>
+public sealed class StrictConsentTests : StrictProviderTests
+{
     [Fact]
     public async Task Browser_consent_connects_the_account_names_it_on_the_page_and_a_reload_says_already_done()
     {
@@ -131,39 +136,6 @@ public sealed partial class StrictProviderTests
     }
 
     [Fact]
-    public async Task A_forged_or_missing_iss_is_refused_before_the_code_is_redeemed_and_stores_nothing()
-    {
-        await using var setup = await StartAsync();
-        var id = await CreateAsync(setup.Server, StrictOidc.NewUser("mixup"));
-        var auth = setup.Server.Authorization(_tenant.ApiKey);
-
-        var begun = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
-        var stopped = await StrictOidc.BrowserAsync("authorize", begun.AuthorizationUrl, "--stop-at", StrictOidc.RedirectUri(setup.WebPort));
-        var forged = Regex.Replace(stopped.Url, "iss=[^&]*", "iss=" + Uri.EscapeDataString("https://attacker.example"));
-        Assert.NotEqual(stopped.Url, forged);
-        var ex = await RpcAssert.FailsAsync(StatusCode.PermissionDenied, "ISSUER_MISMATCH", async () => await auth.CompleteAuthorizationAsync(new CompleteAuthorizationRequest { CallbackUrl = forged }));
-        Assert.Equal(StrictOidc.Issuer, Metadata(ex)["expected_issuer"]);
-        Assert.DoesNotContain("attacker.example", ex.Status.Detail, StringComparison.Ordinal);
-
-        // The same through the state/code/iss fields.
-        var begun2 = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
-        var stopped2 = new Uri((await StrictOidc.BrowserAsync("authorize", begun2.AuthorizationUrl, "--stop-at", StrictOidc.RedirectUri(setup.WebPort))).Url);
-        var query = System.Web.HttpUtility.ParseQueryString(stopped2.Query);
-        await RpcAssert.FailsAsync(StatusCode.PermissionDenied, "ISSUER_MISSING", async () => await auth.CompleteAuthorizationAsync(new CompleteAuthorizationRequest { State = query["state"], Code = query["code"] }));
-
-        // In the browser: a forged iss gets its own page.
-        var begun3 = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
-        var stopped3 = await StrictOidc.BrowserAsync("authorize", begun3.AuthorizationUrl, "--stop-at", StrictOidc.RedirectUri(setup.WebPort));
-        var page = await StrictOidc.BrowserAsync("open", Regex.Replace(stopped3.Url, "iss=[^&]*", "iss=" + Uri.EscapeDataString("https://attacker.example")));
-        Assert.Equal(403, page.Status);
-        Assert.Equal("Sign-in not accepted", page.Title);
-
-        await AssertNothingStoredAsync(setup.Server, id);
-        // No code ever reached the token endpoint.
-        Assert.Equal(0, StrictOidc.Count(await StrictOidc.StatsAsync(setup.ClientId), "grants", "authorization_code", "ok"));
-    }
-
-    [Fact]
     public async Task Consent_by_another_account_stores_nothing_and_names_both_accounts()
     {
         await using var setup = await StartAsync();
@@ -213,34 +185,42 @@ public sealed partial class StrictProviderTests
         Assert.Equal(alice, Metadata(ex)["expected_account"]);
         await AssertNothingStoredAsync(setup.Server, id);
     }
+}
 
+/// <summary>Strict provider: the issuer check and how the client authenticates at the provider.</summary>
+public sealed class StrictClientAuthTests : StrictProviderTests
+{
     [Fact]
-    public async Task The_documented_generic_configuration_survives_three_expiries_with_exactly_one_refresh_grant_each()
+    public async Task A_forged_or_missing_iss_is_refused_before_the_code_is_redeemed_and_stores_nothing()
     {
-        await using var setup = await StartAsync(s => s["MailGrpc:Tokens:RefreshMargin"] = "00:00:01");
-        await StrictOidc.ConfigureAsync(setup.ClientId, accessTokenTtl: 4);
-        var user = StrictOidc.NewUser("rotate");
-        var id = await CreateAsync(setup.Server, user);
-        var begun = await setup.Server.Authorization(_tenant.ApiKey).BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
-        Assert.Equal("Mailbox connected", (await StrictOidc.BrowserAsync("authorize", begun.AuthorizationUrl)).Title);
-        var messages = setup.Server.Messages(_tenant.ApiKey);
+        await using var setup = await StartAsync();
+        var id = await CreateAsync(setup.Server, StrictOidc.NewUser("mixup"));
+        var auth = setup.Server.Authorization(_tenant.ApiKey);
 
-        for (var expiry = 1; expiry <= 3; expiry++)
-        {
-            // Wait for the condition (the held access token is past its refresh point), then use the mailbox.
-            var expires = (await StatusAsync(setup.Server, id)).AccessTokenExpireTime.ToDateTimeOffset();
-            await Until.PassedAsync(expires.AddSeconds(-1));
+        var begun = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
+        var stopped = await StrictOidc.BrowserAsync("authorize", begun.AuthorizationUrl, "--stop-at", StrictOidc.RedirectUri(setup.WebPort));
+        var forged = Regex.Replace(stopped.Url, "iss=[^&]*", "iss=" + Uri.EscapeDataString("https://attacker.example"));
+        Assert.NotEqual(stopped.Url, forged);
+        var ex = await RpcAssert.FailsAsync(StatusCode.PermissionDenied, "ISSUER_MISMATCH", async () => await auth.CompleteAuthorizationAsync(new CompleteAuthorizationRequest { CallbackUrl = forged }));
+        Assert.Equal(StrictOidc.Issuer, Metadata(ex)["expected_issuer"]);
+        Assert.DoesNotContain("attacker.example", ex.Status.Detail, StringComparison.Ordinal);
 
-            await messages.ListMessagesAsync(new ListMessagesRequest { MailboxId = id });
-            await messages.ListMessagesAsync(new ListMessagesRequest { MailboxId = id });
-            var stats = await StrictOidc.StatsAsync(setup.ClientId);
-            Assert.Equal(expiry, StrictOidc.Count(stats, "grants", "refresh_token", "ok"));
-            Assert.Equal(expiry, StrictOidc.Count(stats, "refreshTokensConsumed"));
-            Assert.Null(stats["grants"]?["refresh_token"]?["errors"]);
-            var status = await StatusAsync(setup.Server, id);
-            Assert.Equal(MailboxState.Active, status.State);
-            Assert.True(status.AccessTokenExpireTime.ToDateTimeOffset() > expires);
-        }
+        // The same through the state/code/iss fields.
+        var begun2 = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
+        var stopped2 = new Uri((await StrictOidc.BrowserAsync("authorize", begun2.AuthorizationUrl, "--stop-at", StrictOidc.RedirectUri(setup.WebPort))).Url);
+        var query = System.Web.HttpUtility.ParseQueryString(stopped2.Query);
+        await RpcAssert.FailsAsync(StatusCode.PermissionDenied, "ISSUER_MISSING", async () => await auth.CompleteAuthorizationAsync(new CompleteAuthorizationRequest { State = query["state"], Code = query["code"] }));
+
+        // In the browser: a forged iss gets its own page.
+        var begun3 = await auth.BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
+        var stopped3 = await StrictOidc.BrowserAsync("authorize", begun3.AuthorizationUrl, "--stop-at", StrictOidc.RedirectUri(setup.WebPort));
+        var page = await StrictOidc.BrowserAsync("open", Regex.Replace(stopped3.Url, "iss=[^&]*", "iss=" + Uri.EscapeDataString("https://attacker.example")));
+        Assert.Equal(403, page.Status);
+        Assert.Equal("Sign-in not accepted", page.Title);
+
+        await AssertNothingStoredAsync(setup.Server, id);
+        // No code ever reached the token endpoint.
+        Assert.Equal(0, StrictOidc.Count(await StrictOidc.StatsAsync(setup.ClientId), "grants", "authorization_code", "ok"));
     }
 
     [Theory]
@@ -317,6 +297,39 @@ public sealed partial class StrictProviderTests
         Assert.Equal(1, StrictOidc.Count(await StrictOidc.StatsAsync(setup.ClientId), "clientAuthRefused", "client_secret_basic"));
         await AssertNothingStoredAsync(setup.Server, id);
     }
+}
+
+/// <summary>Strict provider: a grant over its life: refreshes across expiries and revocation on delete.</summary>
+public sealed class StrictGrantLifecycleTests : StrictProviderTests
+{
+    [Fact]
+    public async Task The_documented_generic_configuration_survives_three_expiries_with_exactly_one_refresh_grant_each()
+    {
+        await using var setup = await StartAsync(s => s["MailGrpc:Tokens:RefreshMargin"] = "00:00:01");
+        await StrictOidc.ConfigureAsync(setup.ClientId, accessTokenTtl: 4);
+        var user = StrictOidc.NewUser("rotate");
+        var id = await CreateAsync(setup.Server, user);
+        var begun = await setup.Server.Authorization(_tenant.ApiKey).BeginAuthorizationAsync(new BeginAuthorizationRequest { MailboxId = id });
+        Assert.Equal("Mailbox connected", (await StrictOidc.BrowserAsync("authorize", begun.AuthorizationUrl)).Title);
+        var messages = setup.Server.Messages(_tenant.ApiKey);
+
+        for (var expiry = 1; expiry <= 3; expiry++)
+        {
+            // Wait for the condition (the held access token is past its refresh point), then use the mailbox.
+            var expires = (await StatusAsync(setup.Server, id)).AccessTokenExpireTime.ToDateTimeOffset();
+            await Until.PassedAsync(expires.AddSeconds(-1));
+
+            await messages.ListMessagesAsync(new ListMessagesRequest { MailboxId = id });
+            await messages.ListMessagesAsync(new ListMessagesRequest { MailboxId = id });
+            var stats = await StrictOidc.StatsAsync(setup.ClientId);
+            Assert.Equal(expiry, StrictOidc.Count(stats, "grants", "refresh_token", "ok"));
+            Assert.Equal(expiry, StrictOidc.Count(stats, "refreshTokensConsumed"));
+            Assert.Null(stats["grants"]?["refresh_token"]?["errors"]);
+            var status = await StatusAsync(setup.Server, id);
+            Assert.Equal(MailboxState.Active, status.State);
+            Assert.True(status.AccessTokenExpireTime.ToDateTimeOffset() > expires);
+        }
+    }
 
     [Fact]
     public async Task DeleteMailbox_revokes_the_grant_at_the_provider_and_says_so()
@@ -339,6 +352,3 @@ public sealed partial class StrictProviderTests
         Assert.False((await setup.Server.Mailboxes(_tenant.ApiKey).DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = pw.Mailbox.MailboxId })).RevokedAtProvider);
     }
 }
-
-[CollectionDefinition("strict-oidc")]
-public sealed class StrictOidcTests;
