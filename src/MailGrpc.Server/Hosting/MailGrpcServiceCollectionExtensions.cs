@@ -7,6 +7,7 @@ using MailGrpc.Server.Network;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.Storage;
 using MailGrpc.Server.Sync;
+using MailGrpc.Server.Sync.Retention;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Hosting;
@@ -56,6 +57,7 @@ internal static class MailGrpcServiceCollectionExtensions
 
         // Sync engine and event producers (Sync/; docs/sync.md).
         services.AddMailGrpcSync();
+        services.AddMailGrpcRetention();
 
         return builder;
     }
