@@ -118,4 +118,9 @@ internal static class ErrorReasons
 
     // Sync engine (issue #13).
     public const string InvalidSyncInterval = "INVALID_SYNC_INTERVAL";
+
+    // Retention policies (issue #13).
+    public const string InvalidRetentionMode = "INVALID_RETENTION_MODE";
+    public const string InvalidRetentionConsumers = "INVALID_RETENTION_CONSUMERS";
+    public const string InvalidRetentionDeleteAfter = "INVALID_RETENTION_DELETE_AFTER";
 }
