@@ -489,7 +489,8 @@ type UpdateMailboxRequest struct {
 	// The new values. `mailbox.mailbox_id` names the mailbox; `mailbox.etag`, when set, must match.
 	Mailbox *Mailbox `protobuf:"bytes,1,opt,name=mailbox,proto3" json:"mailbox,omitempty"`
 	// The fields to change: `display_name`, `username`, `provider`, `server`, `server.host`,
-	// `server.port`, `server.security`, `auth_method`, `sync`, `sync.enabled`, `sync.interval`
+	// `server.port`, `server.security`, `auth_method`, `sync`, `sync.enabled`, `sync.interval`,
+	// `retention`, `retention.mode`, `retention.required_consumers`, `retention.delete_after`
 	// (a path whose field is left out resets it to the server's default), and `state` (only to
 	// `MAILBOX_STATE_DISABLED`, or from it back to what authorization allows). Required.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`

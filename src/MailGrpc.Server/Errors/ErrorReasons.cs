@@ -130,4 +130,9 @@ internal static class ErrorReasons
     public const string WebhookNotFound = "WEBHOOK_NOT_FOUND";
     public const string WebhookLimitReached = "WEBHOOK_LIMIT_REACHED";
     public const string EventsRequireRedis = "EVENTS_REQUIRE_REDIS";
+
+    // Retention policies (issue #13).
+    public const string InvalidRetentionMode = "INVALID_RETENTION_MODE";
+    public const string InvalidRetentionConsumers = "INVALID_RETENTION_CONSUMERS";
+    public const string InvalidRetentionDeleteAfter = "INVALID_RETENTION_DELETE_AFTER";
 }

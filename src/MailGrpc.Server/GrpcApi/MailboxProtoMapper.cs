@@ -37,8 +37,33 @@ internal static class MailboxProtoMapper
                 sync.Interval is { } i ? IntervalOf(i) : null,
                 sync.Interval is not { } d || d.Nanos % 1_000_000 == 0)
             : null,
+        Retention = mailbox.Retention is { } retention
+            ? new RetentionSpec(ToDomain(retention.Mode), retention.RequiredConsumers.ToArray(), retention.DeleteAfter is { } after ? DeleteAfterOf(after) : null)
+            : null,
         Etag = mailbox.Etag,
     };
+
+    /// <summary>A delete_after as a TimeSpan; one out of range, negative or not whole seconds becomes <see cref="TimeSpan.MinValue"/>, which the manager refuses.</summary>
+    private static TimeSpan DeleteAfterOf(Duration duration) =>
+        duration.Seconds is >= 0 and <= 315_576_000_000 && duration.Nanos == 0 ? TimeSpan.FromSeconds(duration.Seconds) : TimeSpan.MinValue;
+
+    public static RetentionMode? ToDomain(V1.RetentionMode mode) => mode switch
+    {
+        V1.RetentionMode.Unspecified or V1.RetentionMode.Keep => RetentionMode.Keep,
+        V1.RetentionMode.DeleteWhenAcknowledged => RetentionMode.DeleteWhenAcknowledged,
+        _ => null,
+    };
+
+    public static V1.RetentionPolicy ToProto(MailboxRetention retention)
+    {
+        var proto = new V1.RetentionPolicy
+        {
+            Mode = retention.Mode == RetentionMode.DeleteWhenAcknowledged ? V1.RetentionMode.DeleteWhenAcknowledged : V1.RetentionMode.Keep,
+            DeleteAfter = Duration.FromTimeSpan(retention.DeleteAfter),
+        };
+        proto.RequiredConsumers.Add(retention.RequiredConsumers);
+        return proto;
+    }
 
     /// <summary>A Duration as a TimeSpan; one out of range (or with mixed signs) becomes <see cref="TimeSpan.MinValue"/>, which the manager refuses.</summary>
     private static TimeSpan IntervalOf(Duration duration) =>
@@ -66,6 +91,7 @@ internal static class MailboxProtoMapper
         UpdateTime = Timestamp.FromDateTimeOffset(record.UpdatedAt),
         Etag = record.Etag,
         Sync = record.Sync is { } sync ? ToProto(sync) : null,
+        Retention = record.Retention is { } retention ? ToProto(retention) : null,
     };
 
     public static V1.SyncSettings ToProto(MailboxSyncSettings sync)

@@ -9,6 +9,7 @@ using MailGrpc.Server.Network;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.Storage;
 using MailGrpc.Server.Sync;
+using MailGrpc.Server.Sync.Retention;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Hosting;
@@ -61,6 +62,7 @@ internal static class MailGrpcServiceCollectionExtensions
         // Events and webhooks (issue #13): the tenant feed, SubscribeEvents, webhook endpoints and their delivery.
         services.AddMailGrpcEvents(builder.Configuration);
         services.AddMailGrpcWebhooks(builder.Configuration);
+        services.AddMailGrpcRetention();
 
         return builder;
     }

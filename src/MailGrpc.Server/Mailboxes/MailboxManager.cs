@@ -19,7 +19,8 @@ internal sealed class MailboxManager(
     TimeProvider time,
     Authorization.GrantRevocation revocation,
     IOptions<SyncOptions> syncOptions,
-    Sync.MailboxChangeFeed changes)
+    Sync.MailboxChangeFeed changes,
+    IOptions<Pop3Options> pop3Options)
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 1000;
@@ -29,6 +30,7 @@ internal sealed class MailboxManager(
     {
         "display_name", "username", "provider", "server", "server.host", "server.port", "server.security", "auth_method", "state",
         "sync", "sync.enabled", "sync.interval",
+        "retention", "retention.mode", "retention.required_consumers", "retention.delete_after",
     };
 
     public async Task<MailboxRecord> CreateAsync(string tenant, NewMailbox request, CancellationToken cancellationToken)
@@ -66,6 +68,7 @@ internal sealed class MailboxManager(
             Mechanism = mechanism,
             State = MailboxState.PendingAuthorization,
             Sync = ValidateSync(input.Sync)?.OrNull(),
+            Retention = RetentionPolicyValidator.Validate(input.Retention, pop3Options.Value.MaxConsumersPerMailbox)?.OrNull(),
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -184,6 +187,8 @@ internal sealed class MailboxManager(
             };
         }
 
+        next = next with { Retention = NextRetention(next.Retention, input.Retention, has) };
+
         if (next.Host != current.Host)
         {
             await hostGuard.EnsureAllowedAsync(next.Host, cancellationToken);
@@ -216,6 +221,31 @@ internal sealed class MailboxManager(
         await repository.FinishDeleteAsync(tenant, mailboxId, revoked, cancellationToken);
         await changes.DeletedAsync(tenant, mailboxId, cancellationToken);
         return revoked;
+    }
+
+    /// <summary>
+    /// The retention policy after an update: <c>retention</c> replaces it whole (left out: keep); <c>retention.*</c> paths
+    /// change one field each (left out: its default); the result is checked as a whole.
+    /// </summary>
+    private MailboxRetention? NextRetention(MailboxRetention? own, RetentionSpec? given, HashSet<string> has)
+    {
+        var max = pop3Options.Value.MaxConsumersPerMailbox;
+        if (has.Contains("retention"))
+        {
+            return RetentionPolicyValidator.Validate(given, max)?.OrNull();
+        }
+
+        if (!has.Contains("retention.mode") && !has.Contains("retention.required_consumers") && !has.Contains("retention.delete_after"))
+        {
+            return own;
+        }
+
+        var current = own ?? MailboxRetention.Keep;
+        var merged = new RetentionSpec(
+            has.Contains("retention.mode") ? given is null ? RetentionMode.Keep : given.Mode : current.Mode,
+            has.Contains("retention.required_consumers") ? given?.RequiredConsumers ?? [] : current.RequiredConsumers,
+            has.Contains("retention.delete_after") ? given?.DeleteAfter : current.DeleteAfter);
+        return RetentionPolicyValidator.Validate(merged, max)?.OrNull();
     }
 
     /// <summary>The caller's sync settings, checked (null when left out); an interval outside MinInterval..1 day is refused.</summary>

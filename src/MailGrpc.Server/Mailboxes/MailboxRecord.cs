@@ -40,6 +40,9 @@ internal sealed record MailboxRecord
     /// <summary>The mailbox's own sync settings; null fields take the server's defaults (<c>MailGrpc:Sync</c>).</summary>
     public MailboxSyncSettings? Sync { get; init; }
 
+    /// <summary>When the sync engine deletes acknowledged messages (docs/sync.md, "Retention"); null: keep everything.</summary>
+    public MailboxRetention? Retention { get; init; }
+
     public DateTimeOffset CreatedAt { get; init; }
 
     public DateTimeOffset UpdatedAt { get; init; }
@@ -73,6 +76,26 @@ internal sealed record MailboxSyncSettings(bool? Enabled, TimeSpan? Interval)
 
     /// <summary>Null when nothing is set, so a record without settings stores none.</summary>
     public MailboxSyncSettings? OrNull() => Enabled is null && Interval is null ? null : this;
+}
+
+/// <summary>
+/// A mailbox's retention policy as stored: in <see cref="RetentionMode.DeleteWhenAcknowledged"/>, a message every one of the
+/// <see cref="RequiredConsumers"/> acknowledged is deleted by the sync engine <see cref="DeleteAfter"/> after the first poll
+/// that saw it acknowledged by all of them.
+/// </summary>
+internal sealed record MailboxRetention(RetentionMode Mode, IReadOnlyList<string> RequiredConsumers, TimeSpan DeleteAfter)
+{
+    public static MailboxRetention Keep { get; } = new(RetentionMode.Keep, [], TimeSpan.Zero);
+
+    /// <summary>Null for the default (keep, nothing else set), so a record without a policy stores none.</summary>
+    public MailboxRetention? OrNull() => Mode == RetentionMode.Keep && RequiredConsumers.Count == 0 && DeleteAfter == TimeSpan.Zero ? null : this;
+}
+
+/// <summary>What retention does, as stored (pinned JSON names).</summary>
+internal enum RetentionMode
+{
+    [JsonStringEnumMemberName("Keep")] Keep = 0,
+    [JsonStringEnumMemberName("DeleteWhenAcknowledged")] DeleteWhenAcknowledged = 1,
 }
 
 /// <summary>How a mailbox logs in, as stored (pinned JSON names; see <see cref="MailboxState"/>).</summary>

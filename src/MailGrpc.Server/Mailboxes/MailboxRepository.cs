@@ -185,7 +185,7 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
 
     /// <summary>
     /// Removes everything stored for a mailbox, in an order that any prefix of leaves findable: the index entry, then the
-    /// credential, MSAL cache, ledgers and pending authorizations, then the sets that name the ledgers and authorizations,
+    /// credential, MSAL cache, ledgers, sync state, retention clock and pending authorizations, then the sets that name the ledgers and authorizations,
     /// and last the deletion mark becomes a tombstone that expires after <see cref="TombstoneLifetime"/>. Idempotent; the
     /// reconciler calls it for leftovers too. <paramref name="revokedAtProvider"/> is what the delete answers, kept on the
     /// tombstone for a retry (null when no delete call is waiting for it).
@@ -201,6 +201,8 @@ internal sealed class MailboxRepository(IStateStore store, TimeProvider time)
             StoreKeys.Credential(tenant, mailboxId),
             StoreKeys.MsalCache(tenant, mailboxId),
             StoreKeys.ListedUids(tenant, mailboxId),
+            StoreKeys.SyncState(tenant, mailboxId),
+            StoreKeys.RetentionClock(tenant, mailboxId),
         };
         keys.AddRange(consumers.Select(c => StoreKeys.Ledger(tenant, mailboxId, c)));
         keys.AddRange(pendingStates.Select(StoreKeys.PendingAuthorization));

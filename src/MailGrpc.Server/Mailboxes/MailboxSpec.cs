@@ -28,6 +28,9 @@ internal sealed record MailboxSpec
     /// <summary>The caller's sync settings (null: the message was left out). An interval is validated by the manager.</summary>
     public SyncSpec? Sync { get; init; }
 
+    /// <summary>The caller's retention policy (null: the message was left out), validated by the manager.</summary>
+    public RetentionSpec? Retention { get; init; }
+
     /// <summary>The version the caller last read; empty accepts any.</summary>
     public string Etag { get; init; } = string.Empty;
 }
@@ -55,3 +58,9 @@ internal sealed record MailboxChange(MailboxSpec? Mailbox, IReadOnlyList<string>
 
 /// <summary>A page of mailboxes, and the token of the next page (empty on the last).</summary>
 internal sealed record MailboxPage(IReadOnlyList<MailboxRecord> Mailboxes, string NextPageToken);
+
+/// <summary>
+/// A retention policy as a caller sent it: <see cref="Mode"/> null is a value this server does not know; <see cref="DeleteAfter"/>
+/// null was left out (0), <see cref="TimeSpan.MinValue"/> is out of range or not whole seconds. Unchecked.
+/// </summary>
+internal sealed record RetentionSpec(RetentionMode? Mode, IReadOnlyList<string> RequiredConsumers, TimeSpan? DeleteAfter);

@@ -15,6 +15,7 @@ internal sealed partial class MessageManager(
     MessageFetcher fetcher,
     MessageFrameWriter frames,
     ConsumerLedger ledger,
+    MessageDeleter deleter,
     ILogger<MessageManager> logger)
 {
     public const int DefaultPageSize = 100;
@@ -142,7 +143,7 @@ internal sealed partial class MessageManager(
         IReadOnlyList<string> deletedUids = [];
         if (request.Delete && recorded.Count > 0)
         {
-            var (deleted, missing) = await DeleteOnServerAsync(tenant, mailbox, recorded, cancellationToken);
+            var (deleted, missing) = await DeleteOnServerAsync(mailbox, recorded, cancellationToken);
             deletedUids = deleted;
             unknown = [.. unknown, .. missing];
         }
@@ -166,40 +167,15 @@ internal sealed partial class MessageManager(
         var mailboxId = MessageRequestValidator.MailboxId(request.MailboxId);
         var uids = MessageRequestValidator.Uids(request.Uids, allowEmpty: false);
         var mailbox = await GetActiveAsync(tenant, mailboxId, cancellationToken);
-        var (deleted, missing) = await DeleteOnServerAsync(tenant, mailbox, uids, cancellationToken);
+        var (deleted, missing) = await DeleteOnServerAsync(mailbox, uids, cancellationToken);
         return new DeleteMessagesResult(deleted, missing);
     }
 
-    /// <summary>
-    /// DELE by uid, QUIT, then a new login under the same lease checks by uid that the QUIT really removed them (MailKit
-    /// swallows a failed QUIT). Leftovers get one more round; still there after that → UNAVAILABLE, safe to retry.
-    /// </summary>
-    private async Task<(List<string> Deleted, List<string> Missing)> DeleteOnServerAsync(string tenant, MailboxRecord mailbox, IReadOnlyList<string> uids, CancellationToken cancellationToken)
+    /// <summary>Deletes on the server in a session of its own (<see cref="MessageDeleter"/>).</summary>
+    private async Task<(List<string> Deleted, List<string> Missing)> DeleteOnServerAsync(MailboxRecord mailbox, IReadOnlyList<string> uids, CancellationToken cancellationToken)
     {
         await using var session = await sessions.OpenAsync(mailbox, cancellationToken);
-        var present = ByUid(await session.ListAsync());
-        var missing = uids.Where(u => !present.ContainsKey(u)).ToList();
-        var toDelete = uids.Where(present.ContainsKey).ToList();
-        var pending = toDelete;
-        for (var round = 0; round < 2 && pending.Count > 0; round++)
-        {
-            var current = ByUid(await session.ListAsync());
-            var indexes = pending.Where(current.ContainsKey).Select(u => current[u].Index).ToArray();
-            await session.MarkDeletedAsync(indexes);
-            await session.CommitAndReopenAsync();
-            var after = ByUid(await session.ListAsync());
-            pending = pending.Where(after.ContainsKey).ToList();
-        }
-
-        // The deleted uids leave the listed set and every ledger (the final listing is the server's truth).
-        await ledger.ObserveListingAsync(tenant, mailbox.Id, ByUid(await session.ListAsync()).Keys, cancellationToken);
-        if (pending.Count > 0)
-        {
-            throw Failures.Pop3DeleteNotCommitted(pending.Count);
-        }
-
-        LogDeleted(logger, mailbox.Id, toDelete.Count, missing.Count);
-        return (toDelete, missing);
+        return await deleter.DeleteAsync(session, mailbox, uids, cancellationToken);
     }
 
     private async Task<MailboxRecord> GetActiveAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
@@ -291,6 +267,4 @@ internal sealed partial class MessageManager(
     [LoggerMessage(Level = LogLevel.Information, Message = "Streaming {Count} of {Total} messages of mailbox {MailboxId}")]
     private static partial void LogStreaming(ILogger logger, string mailboxId, int count, int total);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Deleted} messages of mailbox {MailboxId} ({Missing} already gone)")]
-    private static partial void LogDeleted(ILogger logger, string mailboxId, int deleted, int missing);
 }

@@ -21,6 +21,9 @@ internal static partial class MessageRequestValidator
         return value;
     }
 
+    /// <summary>Whether <paramref name="value"/> is a valid consumer name (1 to 100 characters of A-Z a-z 0-9 . _ -).</summary>
+    public static bool IsConsumer(string value) => ConsumerPattern().IsMatch(value);
+
     /// <summary>An empty consumer is allowed (no ledger); otherwise it must be valid.</summary>
     public static string? OptionalConsumer(string value) => string.IsNullOrEmpty(value) ? null : Consumer(value);
 

@@ -17,6 +17,7 @@ internal static class MessagesServiceCollectionExtensions
         services.AddSingleton<MessageFetcher>();
         services.AddSingleton<MessageFrameWriter>();
         services.AddSingleton<ConsumerLedger>();
+        services.AddSingleton<MessageDeleter>();
         services.AddSingleton<MessageManager>();
         services.AddSingleton<MailboxPolling>();
         services.AddSingleton<WatchRegistry>();

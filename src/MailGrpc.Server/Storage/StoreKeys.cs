@@ -40,14 +40,20 @@ internal static class StoreKeys
     /// <summary>A pending authorization (PKCE verifier, redirect URI, tenant, mailbox), single use, with a TTL.</summary>
     public static string PendingAuthorization(string state) => $"{Prefix}{{auth:{state}}}:pending";
 
+    /// <summary>The sync engine's state of one mailbox (a hash: known uids, consecutive failures; docs/sync.md).</summary>
+    public static string SyncState(string tenant, string mailboxId) => $"{Prefix}{MailboxTag(tenant, mailboxId)}:sync";
+
+    /// <summary>When each uid became acknowledged by every required consumer (the retention policy's clock).</summary>
+    public static string RetentionClock(string tenant, string mailboxId) => $"{Prefix}{MailboxTag(tenant, mailboxId)}:retention";
+
     /// <summary>The ordered index of a tenant's mailbox ids.</summary>
     public static string TenantMailboxes(string tenant) => $"{Prefix}{{tenant:{tenant}}}:mailboxes";
 
-    /// <summary>True for the keys that hold a credential (token set, password, MSAL cache): their writes wait for a replica.</summary>
     /// <summary>True for a mailbox document's key (<see cref="Mailbox"/>).</summary>
     public static bool IsMailboxDocument(string key) =>
         key.StartsWith(Prefix + "{mbx:", StringComparison.Ordinal) && key.EndsWith("}:mailbox", StringComparison.Ordinal);
 
+    /// <summary>True for the keys that hold a credential (token set, password, MSAL cache): their writes wait for a replica.</summary>
     public static bool IsCredential(string key) =>
         key.StartsWith(Prefix + "{mbx:", StringComparison.Ordinal) && (key.EndsWith("}:credential", StringComparison.Ordinal) || key.EndsWith("}:msal", StringComparison.Ordinal));
 }

@@ -12,7 +12,7 @@ internal static class SyncKeys
     public static string Due(string schedule, int shard) => $"mailgrpc:{{{schedule}:{shard}}}:due";
 
     /// <summary>The sync state of one mailbox (a hash: known uids, consecutive failures).</summary>
-    public static string State(string tenant, string mailboxId) => $"mailgrpc:{{mbx:{tenant}:{mailboxId}}}:sync";
+    public static string State(string tenant, string mailboxId) => Storage.StoreKeys.SyncState(tenant, mailboxId);
 
     /// <summary>A schedule member: tenant and mailbox id (neither holds a colon).</summary>
     public static string Member(string tenant, string mailboxId) => tenant + ":" + mailboxId;

@@ -24,6 +24,7 @@ internal sealed partial class SyncPoller(
     IOptions<Pop3Options> pop3,
     TimeProvider time,
     SyncMetrics metrics,
+    Retention.RetentionPass retention,
     ILogger<SyncPoller> logger)
 {
     /// <summary>A mailbox whose session is held by another call is tried again after at most this.</summary>
@@ -65,6 +66,7 @@ internal sealed partial class SyncPoller(
             await using var session = await sessions.OpenAsync(mailbox, wait, cancellationToken);
             var entries = await session.ListAsync();
             state = await states.GetAsync(tenant, mailboxId, cancellationToken);
+            entries = await retention.ApplyAsync(session, mailbox, state.KnownUids, entries, cancellationToken);
             var diff = SyncDiff.Compute(state.KnownUids, entries, Sync.EmitExistingOnFirstPoll);
             if (diff.Arrived.Count > 0)
             {

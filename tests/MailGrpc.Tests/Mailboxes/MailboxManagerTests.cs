@@ -146,7 +146,7 @@ public sealed class MailboxManagerTests : IAsyncDisposable
 
         var mask = await Assert.ThrowsAsync<MailGrpcException>(() => Manager.UpdateAsync(Tenant, new MailboxChange(change with { Etag = string.Empty }, ["password"]), default));
         Assert.Equal(ErrorReasons.InvalidUpdateMask, mask.Reason);
-        Assert.Equal("update_mask is required and may name only: auth_method, display_name, provider, server, server.host, server.port, server.security, state, sync, sync.enabled, sync.interval, username.", mask.Message);
+        Assert.Equal("update_mask is required and may name only: auth_method, display_name, provider, retention, retention.delete_after, retention.mode, retention.required_consumers, server, server.host, server.port, server.security, state, sync, sync.enabled, sync.interval, username.", mask.Message);
     }
 
     [Fact]

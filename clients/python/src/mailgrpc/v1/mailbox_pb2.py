@@ -15,7 +15,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mailgrpc/v1/mailbox.proto\x12\x0bmailgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x03\n\x07Mailbox\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\'\n\x08provider\x18\x04 \x01(\x0e\x32\x15.mailgrpc.v1.Provider\x12+\n\x06server\x18\x05 \x01(\x0b\x32\x1b.mailgrpc.v1.ServerSettings\x12,\n\x0b\x61uth_method\x18\x06 \x01(\x0b\x32\x17.mailgrpc.v1.AuthMethod\x12(\n\x05state\x18\x07 \x01(\x0e\x32\x19.mailgrpc.v1.MailboxState\x12\x19\n\x11last_error_reason\x18\x08 \x01(\t\x12\x1a\n\x12last_error_message\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x12\'\n\x04sync\x18\r \x01(\x0b\x32\x19.mailgrpc.v1.SyncSettings\"]\n\x0cSyncSettings\x12\x14\n\x07\x65nabled\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12+\n\x08interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\n\n\x08_enabled\"c\n\x0eServerSettings\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x11\n\x04port\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\'\n\x08security\x18\x03 \x01(\x0e\x32\x15.mailgrpc.v1.SecurityB\x07\n\x05_port\"n\n\nAuthMethod\x12\'\n\x05oauth\x18\x01 \x01(\x0b\x32\x16.mailgrpc.v1.OAuthAuthH\x00\x12-\n\x08password\x18\x02 \x01(\x0b\x32\x19.mailgrpc.v1.PasswordAuthH\x00\x42\x08\n\x06method\"J\n\tOAuthAuth\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12-\n\tmechanism\x18\x02 \x01(\x0e\x32\x1a.mailgrpc.v1.SaslMechanism\"\x0e\n\x0cPasswordAuth*i\n\x08Security\x12\x18\n\x14SECURITY_UNSPECIFIED\x10\x00\x12\x19\n\x15SECURITY_IMPLICIT_TLS\x10\x01\x12\x15\n\x11SECURITY_STARTTLS\x10\x02\x12\x11\n\rSECURITY_NONE\x10\x03*g\n\x08Provider\x12\x18\n\x14PROVIDER_UNSPECIFIED\x10\x00\x12\x16\n\x12PROVIDER_MICROSOFT\x10\x01\x12\x13\n\x0fPROVIDER_GOOGLE\x10\x02\x12\x14\n\x10PROVIDER_GENERIC\x10\x03*\xb8\x01\n\x0cMailboxState\x12\x1d\n\x19MAILBOX_STATE_UNSPECIFIED\x10\x00\x12\'\n#MAILBOX_STATE_PENDING_AUTHORIZATION\x10\x01\x12\x18\n\x14MAILBOX_STATE_ACTIVE\x10\x02\x12*\n&MAILBOX_STATE_REAUTHORIZATION_REQUIRED\x10\x03\x12\x1a\n\x16MAILBOX_STATE_DISABLED\x10\x04*k\n\rSaslMechanism\x12\x1e\n\x1aSASL_MECHANISM_UNSPECIFIED\x10\x00\x12\x1a\n\x16SASL_MECHANISM_XOAUTH2\x10\x01\x12\x1e\n\x1aSASL_MECHANISM_OAUTHBEARER\x10\x02\x42MZ=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\xaa\x02\x0bMailGrpc.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mailgrpc/v1/mailbox.proto\x12\x0bmailgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x03\n\x07Mailbox\x12\x12\n\nmailbox_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\'\n\x08provider\x18\x04 \x01(\x0e\x32\x15.mailgrpc.v1.Provider\x12+\n\x06server\x18\x05 \x01(\x0b\x32\x1b.mailgrpc.v1.ServerSettings\x12,\n\x0b\x61uth_method\x18\x06 \x01(\x0b\x32\x17.mailgrpc.v1.AuthMethod\x12(\n\x05state\x18\x07 \x01(\x0e\x32\x19.mailgrpc.v1.MailboxState\x12\x19\n\x11last_error_reason\x18\x08 \x01(\t\x12\x1a\n\x12last_error_message\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x12\'\n\x04sync\x18\r \x01(\x0b\x32\x19.mailgrpc.v1.SyncSettings\x12/\n\tretention\x18\x0e \x01(\x0b\x32\x1c.mailgrpc.v1.RetentionPolicy\"\x88\x01\n\x0fRetentionPolicy\x12(\n\x04mode\x18\x01 \x01(\x0e\x32\x1a.mailgrpc.v1.RetentionMode\x12\x1a\n\x12required_consumers\x18\x02 \x03(\t\x12/\n\x0c\x64\x65lete_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"]\n\x0cSyncSettings\x12\x14\n\x07\x65nabled\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12+\n\x08interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\n\n\x08_enabled\"c\n\x0eServerSettings\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x11\n\x04port\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\'\n\x08security\x18\x03 \x01(\x0e\x32\x15.mailgrpc.v1.SecurityB\x07\n\x05_port\"n\n\nAuthMethod\x12\'\n\x05oauth\x18\x01 \x01(\x0b\x32\x16.mailgrpc.v1.OAuthAuthH\x00\x12-\n\x08password\x18\x02 \x01(\x0b\x32\x19.mailgrpc.v1.PasswordAuthH\x00\x42\x08\n\x06method\"J\n\tOAuthAuth\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12-\n\tmechanism\x18\x02 \x01(\x0e\x32\x1a.mailgrpc.v1.SaslMechanism\"\x0e\n\x0cPasswordAuth*u\n\rRetentionMode\x12\x1e\n\x1aRETENTION_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13RETENTION_MODE_KEEP\x10\x01\x12+\n\'RETENTION_MODE_DELETE_WHEN_ACKNOWLEDGED\x10\x02*i\n\x08Security\x12\x18\n\x14SECURITY_UNSPECIFIED\x10\x00\x12\x19\n\x15SECURITY_IMPLICIT_TLS\x10\x01\x12\x15\n\x11SECURITY_STARTTLS\x10\x02\x12\x11\n\rSECURITY_NONE\x10\x03*g\n\x08Provider\x12\x18\n\x14PROVIDER_UNSPECIFIED\x10\x00\x12\x16\n\x12PROVIDER_MICROSOFT\x10\x01\x12\x13\n\x0fPROVIDER_GOOGLE\x10\x02\x12\x14\n\x10PROVIDER_GENERIC\x10\x03*\xb8\x01\n\x0cMailboxState\x12\x1d\n\x19MAILBOX_STATE_UNSPECIFIED\x10\x00\x12\'\n#MAILBOX_STATE_PENDING_AUTHORIZATION\x10\x01\x12\x18\n\x14MAILBOX_STATE_ACTIVE\x10\x02\x12*\n&MAILBOX_STATE_REAUTHORIZATION_REQUIRED\x10\x03\x12\x1a\n\x16MAILBOX_STATE_DISABLED\x10\x04*k\n\rSaslMechanism\x12\x1e\n\x1aSASL_MECHANISM_UNSPECIFIED\x10\x00\x12\x1a\n\x16SASL_MECHANISM_XOAUTH2\x10\x01\x12\x1e\n\x1aSASL_MECHANISM_OAUTHBEARER\x10\x02\x42MZ=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\xaa\x02\x0bMailGrpc.V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mailgrpc.v1.mailbox_pb2', globals())
@@ -23,24 +23,28 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'Z=github.com/mailgrpc/mailgrpc/clients/go/mailgrpcv1;mailgrpcv1\252\002\013MailGrpc.V1'
-  _SECURITY._serialized_start=961
-  _SECURITY._serialized_end=1066
-  _PROVIDER._serialized_start=1068
-  _PROVIDER._serialized_end=1171
-  _MAILBOXSTATE._serialized_start=1174
-  _MAILBOXSTATE._serialized_end=1358
-  _SASLMECHANISM._serialized_start=1360
-  _SASLMECHANISM._serialized_end=1467
+  _RETENTIONMODE._serialized_start=1149
+  _RETENTIONMODE._serialized_end=1266
+  _SECURITY._serialized_start=1268
+  _SECURITY._serialized_end=1373
+  _PROVIDER._serialized_start=1375
+  _PROVIDER._serialized_end=1478
+  _MAILBOXSTATE._serialized_start=1481
+  _MAILBOXSTATE._serialized_end=1665
+  _SASLMECHANISM._serialized_start=1667
+  _SASLMECHANISM._serialized_end=1774
   _MAILBOX._serialized_start=108
-  _MAILBOX._serialized_end=559
-  _SYNCSETTINGS._serialized_start=561
-  _SYNCSETTINGS._serialized_end=654
-  _SERVERSETTINGS._serialized_start=656
-  _SERVERSETTINGS._serialized_end=755
-  _AUTHMETHOD._serialized_start=757
-  _AUTHMETHOD._serialized_end=867
-  _OAUTHAUTH._serialized_start=869
-  _OAUTHAUTH._serialized_end=943
-  _PASSWORDAUTH._serialized_start=945
-  _PASSWORDAUTH._serialized_end=959
+  _MAILBOX._serialized_end=608
+  _RETENTIONPOLICY._serialized_start=611
+  _RETENTIONPOLICY._serialized_end=747
+  _SYNCSETTINGS._serialized_start=749
+  _SYNCSETTINGS._serialized_end=842
+  _SERVERSETTINGS._serialized_start=844
+  _SERVERSETTINGS._serialized_end=943
+  _AUTHMETHOD._serialized_start=945
+  _AUTHMETHOD._serialized_end=1055
+  _OAUTHAUTH._serialized_start=1057
+  _OAUTHAUTH._serialized_end=1131
+  _PASSWORDAUTH._serialized_start=1133
+  _PASSWORDAUTH._serialized_end=1147
 # @@protoc_insertion_point(module_scope)

@@ -1,9 +1,10 @@
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 MAILBOX_STATE_ACTIVE: MailboxState
@@ -15,6 +16,9 @@ PROVIDER_GENERIC: Provider
 PROVIDER_GOOGLE: Provider
 PROVIDER_MICROSOFT: Provider
 PROVIDER_UNSPECIFIED: Provider
+RETENTION_MODE_DELETE_WHEN_ACKNOWLEDGED: RetentionMode
+RETENTION_MODE_KEEP: RetentionMode
+RETENTION_MODE_UNSPECIFIED: RetentionMode
 SASL_MECHANISM_OAUTHBEARER: SaslMechanism
 SASL_MECHANISM_UNSPECIFIED: SaslMechanism
 SASL_MECHANISM_XOAUTH2: SaslMechanism
@@ -32,7 +36,7 @@ class AuthMethod(_message.Message):
     def __init__(self, oauth: _Optional[_Union[OAuthAuth, _Mapping]] = ..., password: _Optional[_Union[PasswordAuth, _Mapping]] = ...) -> None: ...
 
 class Mailbox(_message.Message):
-    __slots__ = ["auth_method", "create_time", "display_name", "etag", "last_error_message", "last_error_reason", "mailbox_id", "provider", "server", "state", "sync", "update_time", "username"]
+    __slots__ = ["auth_method", "create_time", "display_name", "etag", "last_error_message", "last_error_reason", "mailbox_id", "provider", "retention", "server", "state", "sync", "update_time", "username"]
     AUTH_METHOD_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +45,7 @@ class Mailbox(_message.Message):
     LAST_ERROR_REASON_FIELD_NUMBER: _ClassVar[int]
     MAILBOX_ID_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     SYNC_FIELD_NUMBER: _ClassVar[int]
@@ -54,12 +59,13 @@ class Mailbox(_message.Message):
     last_error_reason: str
     mailbox_id: str
     provider: Provider
+    retention: RetentionPolicy
     server: ServerSettings
     state: MailboxState
     sync: SyncSettings
     update_time: _timestamp_pb2.Timestamp
     username: str
-    def __init__(self, mailbox_id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., provider: _Optional[_Union[Provider, str]] = ..., server: _Optional[_Union[ServerSettings, _Mapping]] = ..., auth_method: _Optional[_Union[AuthMethod, _Mapping]] = ..., state: _Optional[_Union[MailboxState, str]] = ..., last_error_reason: _Optional[str] = ..., last_error_message: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., sync: _Optional[_Union[SyncSettings, _Mapping]] = ...) -> None: ...
+    def __init__(self, mailbox_id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., provider: _Optional[_Union[Provider, str]] = ..., server: _Optional[_Union[ServerSettings, _Mapping]] = ..., auth_method: _Optional[_Union[AuthMethod, _Mapping]] = ..., state: _Optional[_Union[MailboxState, str]] = ..., last_error_reason: _Optional[str] = ..., last_error_message: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., sync: _Optional[_Union[SyncSettings, _Mapping]] = ..., retention: _Optional[_Union[RetentionPolicy, _Mapping]] = ...) -> None: ...
 
 class OAuthAuth(_message.Message):
     __slots__ = ["client", "mechanism"]
@@ -72,6 +78,16 @@ class OAuthAuth(_message.Message):
 class PasswordAuth(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
+
+class RetentionPolicy(_message.Message):
+    __slots__ = ["delete_after", "mode", "required_consumers"]
+    DELETE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    delete_after: _duration_pb2.Duration
+    mode: RetentionMode
+    required_consumers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mode: _Optional[_Union[RetentionMode, str]] = ..., required_consumers: _Optional[_Iterable[str]] = ..., delete_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ServerSettings(_message.Message):
     __slots__ = ["host", "port", "security"]
@@ -90,6 +106,9 @@ class SyncSettings(_message.Message):
     enabled: bool
     interval: _duration_pb2.Duration
     def __init__(self, enabled: bool = ..., interval: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RetentionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
 
 class Security(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

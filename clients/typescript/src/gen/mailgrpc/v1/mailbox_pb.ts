@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mailgrpc/v1/mailbox.proto.
  */
 export const file_mailgrpc_v1_mailbox: GenFile = /*@__PURE__*/
-  fileDesc("ChltYWlsZ3JwYy92MS9tYWlsYm94LnByb3RvEgttYWlsZ3JwYy52MSLDAwoHTWFpbGJveBISCgptYWlsYm94X2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRInCghwcm92aWRlchgEIAEoDjIVLm1haWxncnBjLnYxLlByb3ZpZGVyEisKBnNlcnZlchgFIAEoCzIbLm1haWxncnBjLnYxLlNlcnZlclNldHRpbmdzEiwKC2F1dGhfbWV0aG9kGAYgASgLMhcubWFpbGdycGMudjEuQXV0aE1ldGhvZBIoCgVzdGF0ZRgHIAEoDjIZLm1haWxncnBjLnYxLk1haWxib3hTdGF0ZRIZChFsYXN0X2Vycm9yX3JlYXNvbhgIIAEoCRIaChJsYXN0X2Vycm9yX21lc3NhZ2UYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGAwgASgJEicKBHN5bmMYDSABKAsyGS5tYWlsZ3JwYy52MS5TeW5jU2V0dGluZ3MiXQoMU3luY1NldHRpbmdzEhQKB2VuYWJsZWQYASABKAhIAIgBARIrCghpbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIKCghfZW5hYmxlZCJjCg5TZXJ2ZXJTZXR0aW5ncxIMCgRob3N0GAEgASgJEhEKBHBvcnQYAiABKAVIAIgBARInCghzZWN1cml0eRgDIAEoDjIVLm1haWxncnBjLnYxLlNlY3VyaXR5QgcKBV9wb3J0Im4KCkF1dGhNZXRob2QSJwoFb2F1dGgYASABKAsyFi5tYWlsZ3JwYy52MS5PQXV0aEF1dGhIABItCghwYXNzd29yZBgCIAEoCzIZLm1haWxncnBjLnYxLlBhc3N3b3JkQXV0aEgAQggKBm1ldGhvZCJKCglPQXV0aEF1dGgSDgoGY2xpZW50GAEgASgJEi0KCW1lY2hhbmlzbRgCIAEoDjIaLm1haWxncnBjLnYxLlNhc2xNZWNoYW5pc20iDgoMUGFzc3dvcmRBdXRoKmkKCFNlY3VyaXR5EhgKFFNFQ1VSSVRZX1VOU1BFQ0lGSUVEEAASGQoVU0VDVVJJVFlfSU1QTElDSVRfVExTEAESFQoRU0VDVVJJVFlfU1RBUlRUTFMQAhIRCg1TRUNVUklUWV9OT05FEAMqZwoIUHJvdmlkZXISGAoUUFJPVklERVJfVU5TUEVDSUZJRUQQABIWChJQUk9WSURFUl9NSUNST1NPRlQQARITCg9QUk9WSURFUl9HT09HTEUQAhIUChBQUk9WSURFUl9HRU5FUklDEAMquAEKDE1haWxib3hTdGF0ZRIdChlNQUlMQk9YX1NUQVRFX1VOU1BFQ0lGSUVEEAASJwojTUFJTEJPWF9TVEFURV9QRU5ESU5HX0FVVEhPUklaQVRJT04QARIYChRNQUlMQk9YX1NUQVRFX0FDVElWRRACEioKJk1BSUxCT1hfU1RBVEVfUkVBVVRIT1JJWkFUSU9OX1JFUVVJUkVEEAMSGgoWTUFJTEJPWF9TVEFURV9ESVNBQkxFRBAEKmsKDVNhc2xNZWNoYW5pc20SHgoaU0FTTF9NRUNIQU5JU01fVU5TUEVDSUZJRUQQABIaChZTQVNMX01FQ0hBTklTTV9YT0FVVEgyEAESHgoaU0FTTF9NRUNIQU5JU01fT0FVVEhCRUFSRVIQAkJNWj1naXRodWIuY29tL21haWxncnBjL21haWxncnBjL2NsaWVudHMvZ28vbWFpbGdycGN2MTttYWlsZ3JwY3YxqgILTWFpbEdycGMuVjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChltYWlsZ3JwYy92MS9tYWlsYm94LnByb3RvEgttYWlsZ3JwYy52MSL0AwoHTWFpbGJveBISCgptYWlsYm94X2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRInCghwcm92aWRlchgEIAEoDjIVLm1haWxncnBjLnYxLlByb3ZpZGVyEisKBnNlcnZlchgFIAEoCzIbLm1haWxncnBjLnYxLlNlcnZlclNldHRpbmdzEiwKC2F1dGhfbWV0aG9kGAYgASgLMhcubWFpbGdycGMudjEuQXV0aE1ldGhvZBIoCgVzdGF0ZRgHIAEoDjIZLm1haWxncnBjLnYxLk1haWxib3hTdGF0ZRIZChFsYXN0X2Vycm9yX3JlYXNvbhgIIAEoCRIaChJsYXN0X2Vycm9yX21lc3NhZ2UYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGAwgASgJEicKBHN5bmMYDSABKAsyGS5tYWlsZ3JwYy52MS5TeW5jU2V0dGluZ3MSLwoJcmV0ZW50aW9uGA4gASgLMhwubWFpbGdycGMudjEuUmV0ZW50aW9uUG9saWN5IogBCg9SZXRlbnRpb25Qb2xpY3kSKAoEbW9kZRgBIAEoDjIaLm1haWxncnBjLnYxLlJldGVudGlvbk1vZGUSGgoScmVxdWlyZWRfY29uc3VtZXJzGAIgAygJEi8KDGRlbGV0ZV9hZnRlchgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJdCgxTeW5jU2V0dGluZ3MSFAoHZW5hYmxlZBgBIAEoCEgAiAEBEisKCGludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgoKCF9lbmFibGVkImMKDlNlcnZlclNldHRpbmdzEgwKBGhvc3QYASABKAkSEQoEcG9ydBgCIAEoBUgAiAEBEicKCHNlY3VyaXR5GAMgASgOMhUubWFpbGdycGMudjEuU2VjdXJpdHlCBwoFX3BvcnQibgoKQXV0aE1ldGhvZBInCgVvYXV0aBgBIAEoCzIWLm1haWxncnBjLnYxLk9BdXRoQXV0aEgAEi0KCHBhc3N3b3JkGAIgASgLMhkubWFpbGdycGMudjEuUGFzc3dvcmRBdXRoSABCCAoGbWV0aG9kIkoKCU9BdXRoQXV0aBIOCgZjbGllbnQYASABKAkSLQoJbWVjaGFuaXNtGAIgASgOMhoubWFpbGdycGMudjEuU2FzbE1lY2hhbmlzbSIOCgxQYXNzd29yZEF1dGgqdQoNUmV0ZW50aW9uTW9kZRIeChpSRVRFTlRJT05fTU9ERV9VTlNQRUNJRklFRBAAEhcKE1JFVEVOVElPTl9NT0RFX0tFRVAQARIrCidSRVRFTlRJT05fTU9ERV9ERUxFVEVfV0hFTl9BQ0tOT1dMRURHRUQQAippCghTZWN1cml0eRIYChRTRUNVUklUWV9VTlNQRUNJRklFRBAAEhkKFVNFQ1VSSVRZX0lNUExJQ0lUX1RMUxABEhUKEVNFQ1VSSVRZX1NUQVJUVExTEAISEQoNU0VDVVJJVFlfTk9ORRADKmcKCFByb3ZpZGVyEhgKFFBST1ZJREVSX1VOU1BFQ0lGSUVEEAASFgoSUFJPVklERVJfTUlDUk9TT0ZUEAESEwoPUFJPVklERVJfR09PR0xFEAISFAoQUFJPVklERVJfR0VORVJJQxADKrgBCgxNYWlsYm94U3RhdGUSHQoZTUFJTEJPWF9TVEFURV9VTlNQRUNJRklFRBAAEicKI01BSUxCT1hfU1RBVEVfUEVORElOR19BVVRIT1JJWkFUSU9OEAESGAoUTUFJTEJPWF9TVEFURV9BQ1RJVkUQAhIqCiZNQUlMQk9YX1NUQVRFX1JFQVVUSE9SSVpBVElPTl9SRVFVSVJFRBADEhoKFk1BSUxCT1hfU1RBVEVfRElTQUJMRUQQBCprCg1TYXNsTWVjaGFuaXNtEh4KGlNBU0xfTUVDSEFOSVNNX1VOU1BFQ0lGSUVEEAASGgoWU0FTTF9NRUNIQU5JU01fWE9BVVRIMhABEh4KGlNBU0xfTUVDSEFOSVNNX09BVVRIQkVBUkVSEAJCTVo9Z2l0aHViLmNvbS9tYWlsZ3JwYy9tYWlsZ3JwYy9jbGllbnRzL2dvL21haWxncnBjdjE7bWFpbGdycGN2MaoCC01haWxHcnBjLlYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A POP3 mailbox registered with MailGrpc. A mailbox never carries a token or a password:
@@ -119,6 +119,15 @@ export type Mailbox = Message<"mailgrpc.v1.Mailbox"> & {
    * @generated from field: mailgrpc.v1.SyncSettings sync = 13;
    */
   sync?: SyncSettings | undefined;
+
+  /**
+   * When the sync engine deletes messages from the POP3 server (docs/sync.md, "Retention"). Left
+   * out: keep everything (nothing is deleted but by an explicit DeleteMessages or
+   * AcknowledgeMessages with `delete`). Acts only while the mailbox is synced.
+   *
+   * @generated from field: mailgrpc.v1.RetentionPolicy retention = 14;
+   */
+  retention?: RetentionPolicy | undefined;
 };
 
 /**
@@ -127,6 +136,49 @@ export type Mailbox = Message<"mailgrpc.v1.Mailbox"> & {
  */
 export const MailboxSchema: GenMessage<Mailbox> = /*@__PURE__*/
   messageDesc(file_mailgrpc_v1_mailbox, 0);
+
+/**
+ * A mailbox's retention policy, as getmail6 users know it: keep, or delete once every required
+ * consumer acknowledged a message, optionally some time after that. A message that one required
+ * consumer has not acknowledged is never deleted by retention.
+ *
+ * @generated from message mailgrpc.v1.RetentionPolicy
+ */
+export type RetentionPolicy = Message<"mailgrpc.v1.RetentionPolicy"> & {
+  /**
+   * What retention does. Left out: `RETENTION_MODE_KEEP`.
+   *
+   * @generated from field: mailgrpc.v1.RetentionMode mode = 1;
+   */
+  mode: RetentionMode;
+
+  /**
+   * The consumers (AcknowledgeMessages' `consumer`) that must all have acknowledged a message
+   * before it is deleted. Each 1 to 100 characters of A-Z a-z 0-9 . _ -, no duplicates, at most
+   * `MailGrpc:Pop3:MaxConsumersPerMailbox` (100); at least one with
+   * `RETENTION_MODE_DELETE_WHEN_ACKNOWLEDGED`; else INVALID_ARGUMENT
+   * (`INVALID_RETENTION_CONSUMERS`). Consumers not named here do not count.
+   *
+   * @generated from field: repeated string required_consumers = 2;
+   */
+  requiredConsumers: string[];
+
+  /**
+   * How long after the first sync poll that sees a message acknowledged by every required consumer
+   * it is deleted. Left out or 0: at that poll. From 0 to 365 days, whole seconds; else
+   * INVALID_ARGUMENT (`INVALID_RETENTION_DELETE_AFTER`).
+   *
+   * @generated from field: google.protobuf.Duration delete_after = 3;
+   */
+  deleteAfter?: Duration | undefined;
+};
+
+/**
+ * Describes the message mailgrpc.v1.RetentionPolicy.
+ * Use `create(RetentionPolicySchema)` to create a new message.
+ */
+export const RetentionPolicySchema: GenMessage<RetentionPolicy> = /*@__PURE__*/
+  messageDesc(file_mailgrpc_v1_mailbox, 1);
 
 /**
  * The sync engine's settings for one mailbox; each field left out takes the server's default.
@@ -157,7 +209,7 @@ export type SyncSettings = Message<"mailgrpc.v1.SyncSettings"> & {
  * Use `create(SyncSettingsSchema)` to create a new message.
  */
 export const SyncSettingsSchema: GenMessage<SyncSettings> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 1);
+  messageDesc(file_mailgrpc_v1_mailbox, 2);
 
 /**
  * The POP3 server of a mailbox.
@@ -193,7 +245,7 @@ export type ServerSettings = Message<"mailgrpc.v1.ServerSettings"> & {
  * Use `create(ServerSettingsSchema)` to create a new message.
  */
 export const ServerSettingsSchema: GenMessage<ServerSettings> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 2);
+  messageDesc(file_mailgrpc_v1_mailbox, 3);
 
 /**
  * How MailGrpc authenticates to the POP3 server.
@@ -230,7 +282,7 @@ export type AuthMethod = Message<"mailgrpc.v1.AuthMethod"> & {
  * Use `create(AuthMethodSchema)` to create a new message.
  */
 export const AuthMethodSchema: GenMessage<AuthMethod> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 3);
+  messageDesc(file_mailgrpc_v1_mailbox, 4);
 
 /**
  * OAuth2 login (SASL XOAUTH2 or OAUTHBEARER).
@@ -258,7 +310,7 @@ export type OAuthAuth = Message<"mailgrpc.v1.OAuthAuth"> & {
  * Use `create(OAuthAuthSchema)` to create a new message.
  */
 export const OAuthAuthSchema: GenMessage<OAuthAuth> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 4);
+  messageDesc(file_mailgrpc_v1_mailbox, 5);
 
 /**
  * App-password login (SASL PLAIN, LOGIN or USER/PASS, whichever the server offers first).
@@ -273,7 +325,41 @@ export type PasswordAuth = Message<"mailgrpc.v1.PasswordAuth"> & {
  * Use `create(PasswordAuthSchema)` to create a new message.
  */
 export const PasswordAuthSchema: GenMessage<PasswordAuth> = /*@__PURE__*/
-  messageDesc(file_mailgrpc_v1_mailbox, 5);
+  messageDesc(file_mailgrpc_v1_mailbox, 6);
+
+/**
+ * What a retention policy does.
+ *
+ * @generated from enum mailgrpc.v1.RetentionMode
+ */
+export enum RetentionMode {
+  /**
+   * Not set: the same as `RETENTION_MODE_KEEP`.
+   *
+   * @generated from enum value: RETENTION_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Never delete (the default).
+   *
+   * @generated from enum value: RETENTION_MODE_KEEP = 1;
+   */
+  KEEP = 1,
+
+  /**
+   * Delete a message once every required consumer acknowledged it (after `delete_after`).
+   *
+   * @generated from enum value: RETENTION_MODE_DELETE_WHEN_ACKNOWLEDGED = 2;
+   */
+  DELETE_WHEN_ACKNOWLEDGED = 2,
+}
+
+/**
+ * Describes the enum mailgrpc.v1.RetentionMode.
+ */
+export const RetentionModeSchema: GenEnum<RetentionMode> = /*@__PURE__*/
+  enumDesc(file_mailgrpc_v1_mailbox, 0);
 
 /**
  * Transport security for POP3.
@@ -314,7 +400,7 @@ export enum Security {
  * Describes the enum mailgrpc.v1.Security.
  */
 export const SecuritySchema: GenEnum<Security> = /*@__PURE__*/
-  enumDesc(file_mailgrpc_v1_mailbox, 0);
+  enumDesc(file_mailgrpc_v1_mailbox, 1);
 
 /**
  * A provider preset.
@@ -355,7 +441,7 @@ export enum Provider {
  * Describes the enum mailgrpc.v1.Provider.
  */
 export const ProviderSchema: GenEnum<Provider> = /*@__PURE__*/
-  enumDesc(file_mailgrpc_v1_mailbox, 1);
+  enumDesc(file_mailgrpc_v1_mailbox, 2);
 
 /**
  * The life of a mailbox.
@@ -404,7 +490,7 @@ export enum MailboxState {
  * Describes the enum mailgrpc.v1.MailboxState.
  */
 export const MailboxStateSchema: GenEnum<MailboxState> = /*@__PURE__*/
-  enumDesc(file_mailgrpc_v1_mailbox, 2);
+  enumDesc(file_mailgrpc_v1_mailbox, 3);
 
 /**
  * SASL mechanism for OAuth2 tokens.
@@ -438,5 +524,5 @@ export enum SaslMechanism {
  * Describes the enum mailgrpc.v1.SaslMechanism.
  */
 export const SaslMechanismSchema: GenEnum<SaslMechanism> = /*@__PURE__*/
-  enumDesc(file_mailgrpc_v1_mailbox, 3);
+  enumDesc(file_mailgrpc_v1_mailbox, 4);
 

@@ -181,7 +181,8 @@ export type UpdateMailboxRequest = Message<"mailgrpc.v1.UpdateMailboxRequest"> &
 
   /**
    * The fields to change: `display_name`, `username`, `provider`, `server`, `server.host`,
-   * `server.port`, `server.security`, `auth_method`, `sync`, `sync.enabled`, `sync.interval`
+   * `server.port`, `server.security`, `auth_method`, `sync`, `sync.enabled`, `sync.interval`,
+   * `retention`, `retention.mode`, `retention.required_consumers`, `retention.delete_after`
    * (a path whose field is left out resets it to the server's default), and `state` (only to
    * `MAILBOX_STATE_DISABLED`, or from it back to what authorization allows). Required.
    *
