@@ -118,4 +118,7 @@ internal static class ErrorReasons
 
     // Sync engine (issue #13).
     public const string InvalidSyncInterval = "INVALID_SYNC_INTERVAL";
+
+    // gRPC request framing (issue #11): a message prefix declaring more than the receive limit.
+    public const string RequestTooLarge = "REQUEST_TOO_LARGE";
 }
