@@ -16,9 +16,9 @@ namespace MailGrpc.Tests.Contract;
 [Trait("Layer", "Fast")]
 public sealed class RequestFramingTests(RequestFramingTests.Server server) : IClassFixture<RequestFramingTests.Server>
 {
-    private const string Unary = "/mailgrpc.v1.MailboxService/GetMailbox";
-    private const string ServerStreaming = "/mailgrpc.v1.MessageService/StreamMessages";
-    private const string Marker = "secret-body-marker";
+    internal const string Unary = "/mailgrpc.v1.MailboxService/GetMailbox";
+    internal const string ServerStreaming = "/mailgrpc.v1.MessageService/StreamMessages";
+    internal const string Marker = "secret-body-marker";
 
     private readonly MailGrpcTestHost _host = server.Host;
     private readonly TestTenant _tenant = server.Tenant;
@@ -114,13 +114,23 @@ public sealed class RequestFramingTests(RequestFramingTests.Server server) : ICl
         Assert.Equal("framing-ok", got.Mailbox.MailboxId);
     }
 
-    private sealed record Answer(int Code, string Message, ErrorInfo Info, string AllText);
-
-    /// <summary>POSTs <paramref name="body"/> as a gRPC request body, reads the response to its end and returns its status.</summary>
     private async Task<Answer> SendAsync(string path, byte[] body)
     {
         using var client = _host.CreateHttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, path)
+        return await SendAsync(client, new Uri(path, UriKind.Relative), _tenant.ApiKey, body);
+    }
+
+    internal sealed record Answer(int Code, string Message, ErrorInfo Info, string AllText);
+
+    internal static byte[] WellFramed() => Frame(0, (uint)Message.Length, Message);
+
+    internal static byte[] Truncated() => Frame(0, (uint)Message.Length, Message[..10]);
+
+    /// <summary>POSTs <paramref name="body"/> as a gRPC request body, reads the response to its end and returns its status.</summary>
+    internal static async Task<Answer> SendAsync(HttpClient client, Uri uri, string apiKey, byte[] body)
+    {
+        var path = uri.ToString();
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri)
         {
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
@@ -128,7 +138,7 @@ public sealed class RequestFramingTests(RequestFramingTests.Server server) : ICl
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
         request.Headers.TryAddWithoutValidation("te", "trailers");
-        request.Headers.Add("x-api-key", _tenant.ApiKey);
+        request.Headers.Add("x-api-key", apiKey);
 
         using var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
