@@ -135,4 +135,7 @@ internal static class ErrorReasons
     public const string InvalidRetentionMode = "INVALID_RETENTION_MODE";
     public const string InvalidRetentionConsumers = "INVALID_RETENTION_CONSUMERS";
     public const string InvalidRetentionDeleteAfter = "INVALID_RETENTION_DELETE_AFTER";
+
+    // gRPC request framing (issue #11): a message prefix declaring more than the receive limit.
+    public const string RequestTooLarge = "REQUEST_TOO_LARGE";
 }

@@ -1,6 +1,7 @@
 using MailGrpc.Server.Authorization.Flows;
 using MailGrpc.Server.Callers;
 using MailGrpc.Server.GrpcApi;
+using MailGrpc.Server.GrpcApi.Framing;
 
 namespace MailGrpc.Server.Hosting;
 
@@ -13,6 +14,7 @@ internal static class MailGrpcEndpointRouteBuilderExtensions
         // callback and metrics stay open.
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMailGrpcRequestFraming();
 
         app.MapMailGrpcOperations();
         app.MapMailGrpcApi();
