@@ -4,7 +4,8 @@
 # mailgrpc.sync.poll.lag histogram: the bucket bound), polls/s, CPU (server, Redis, whole machine) and Redis commands per
 # poll (INFO commandstats delta) over a measurement window after a warm-up. Target: lag p99 within the interval at
 # >= 5,000 mailboxes.
-# Usage: bench/sync.sh            SIZES="500 2000 5000" (default), WARMUP=75, WINDOW=120 seconds, SLOTS=64 poll slots
+# Usage: bench/sync.sh            SIZES="500 2000 5000" (default), WARMUP=75, WINDOW=120 seconds, SLOTS=64 poll slots,
+#        DOVECOT=bench (default: bench/sync-dovecot.sh's instance, tuned for many short sessions) or rig (the tests' one)
 # Needs root (it writes the rig's users and Maildirs: bench/sync-users.sh) and starts the rig (tests/rig/up.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,12 +13,21 @@ sizes="${SIZES:-500 2000 5000}"
 warmup="${WARMUP:-75}"
 window="${WINDOW:-120}"
 slots="${SLOTS:-64}"
+dovecot="${DOVECOT:-bench}"
 
 bash "$root/tests/rig/up.sh" >/dev/null
 # shellcheck source=../tests/rig/lib.sh
 source "$root/tests/rig/lib.sh"
 redis="${MAILGRPC_TEST_REDIS:-127.0.0.1:16379}"
 redis_pid="$(cat "$RUN/redis/redis.pid")"
+if [[ $dovecot == bench ]]; then
+  pop3s_port="$(bash "$root/bench/sync-dovecot.sh" start)"
+  dovecot_pid="$(cat "$RUN/dovecot/bench/base/master.pid")"
+else
+  pop3s_port=$POP3S_PORT
+  dovecot_pid="$(cat "$DOVECOT_MAIN_PID")"
+fi
+echo "Dovecot: $dovecot (pop3s port $pop3s_port)"
 dotnet build "$root/src/MailGrpc.Server" -c Release -v q -nologo >/dev/null
 dotnet build "$root/bench/MailGrpc.Bench.Sync" -c Release -v q -nologo >/dev/null
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -27,6 +37,7 @@ prefix=
 cleanup() {
   if [[ -n $server ]]; then kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; fi
   if [[ -n $prefix ]]; then bash "$root/bench/sync-users.sh" --remove "$prefix" >/dev/null; fi
+  if [[ $dovecot == bench ]]; then bash "$root/bench/sync-dovecot.sh" stop; fi
 }
 trap cleanup EXIT
 
@@ -58,8 +69,8 @@ for n in $sizes; do
   for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
   dotnet "$root/bench/MailGrpc.Bench.Sync/bin/Release/net10.0/MailGrpc.Bench.Sync.dll" \
-    "http://127.0.0.1:$port" "$key" "http://127.0.0.1:$metrics/metrics" "$redis" "$prefix" "$n" "$password" "$POP3S_PORT" \
-    "$warmup" "$window" "$server" "$redis_pid"
+    "http://127.0.0.1:$port" "$key" "http://127.0.0.1:$metrics/metrics" "$redis" "$prefix" "$n" "$password" "$pop3s_port" \
+    "$warmup" "$window" "$server" "$redis_pid" "$dovecot_pid"
 
   kill "$server"; wait "$server" 2>/dev/null || true
   server=

@@ -11,7 +11,7 @@ using StackExchange.Redis;
 // with the engine on, lets it sync them, and measures over a window: poll lag p50/p99 (the server's histogram), polls/s,
 // CPU of the server, of Redis and of the whole machine, and Redis commands per poll (INFO commandstats).
 // Usage: MailGrpc.Bench.Sync <grpc address> <api key> <metrics url> <redis> <user prefix> <N> <password> <pop3s port>
-//        <warm-up s> <window s> <server pid> <redis pid>
+//        <warm-up s> <window s> <server pid> <redis pid> [<dovecot master pid>]
 var address = args[0];
 var apiKey = args[1];
 var metricsUrl = args[2];
@@ -24,6 +24,7 @@ var warmUp = TimeSpan.FromSeconds(double.Parse(args[8], CultureInfo.InvariantCul
 var window = TimeSpan.FromSeconds(double.Parse(args[9], CultureInfo.InvariantCulture));
 var serverPid = int.Parse(args[10], CultureInfo.InvariantCulture);
 var redisPid = int.Parse(args[11], CultureInfo.InvariantCulture);
+var dovecotPid = args.Length > 12 ? int.Parse(args[12], CultureInfo.InvariantCulture) : 0;
 
 using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } });
 var invoker = channel.Intercept(m =>
@@ -68,10 +69,10 @@ var lagBuckets = after.LagBuckets.Select((b, i) => (b.Le, Count: b.Count - befor
 var cores = Environment.ProcessorCount;
 double Cpu(double ticks) => ticks / 100.0 / seconds; // USER_HZ = 100: CPU-seconds per second (1.0 = one core)
 Console.WriteLine();
-Console.WriteLine("| mailboxes | interval | window s | polls/s | failed | lag p50 | lag p99 | server CPU | Redis CPU | machine CPU | Redis cmds/poll |");
-Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+Console.WriteLine("| mailboxes | interval | window s | polls/s | failed | lag p50 | lag p99 | server CPU | Redis CPU | Dovecot CPU | machine CPU | Redis cmds/poll |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"| {count:N0} | 60 s | {seconds:F0} | {polls / seconds:F1} | {after.Failed - before.Failed:F0} | ≤ {Percentile(lagBuckets, 0.50)} | ≤ {Percentile(lagBuckets, 0.99)} | {Cpu(after.ServerTicks - before.ServerTicks):F2} cores | {Cpu(after.RedisTicks - before.RedisTicks):F2} cores | {(after.MachineBusy - before.MachineBusy) / (double)(after.MachineTotal - before.MachineTotal) * cores:F2} of {cores} cores | {(after.RedisCalls - before.RedisCalls) / Math.Max(1, polls):F1} |"));
+    $"| {count:N0} | 60 s | {seconds:F0} | {polls / seconds:F1} | {after.Failed - before.Failed:F0} | ≤ {Percentile(lagBuckets, 0.50)} | ≤ {Percentile(lagBuckets, 0.99)} | {Cpu(after.ServerTicks - before.ServerTicks):F2} cores | {Cpu(after.RedisTicks - before.RedisTicks):F2} cores | {Cpu(after.DovecotTicks - before.DovecotTicks):F2} cores | {(after.MachineBusy - before.MachineBusy) / (double)(after.MachineTotal - before.MachineTotal) * cores:F2} of {cores} cores | {(after.RedisCalls - before.RedisCalls) / Math.Max(1, polls):F1} |"));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"backlog at the end: {after.Backlog:F0}; polls in window: {polls:F0} (expected ≈ {count * seconds / 60:F0})"));
 return 0;
 
@@ -95,6 +96,7 @@ async Task<Snapshot> SnapshotAsync()
         Sum(@"^mailgrpc_sync_backlog\S* (?<v>\S+)"),
         ProcessTicks(serverPid),
         ProcessTicks(redisPid),
+        dovecotPid == 0 ? 0 : ProcessTreeTicks(dovecotPid),
         cpu.Sum() - cpu[3] - cpu[4],
         cpu.Sum(),
         calls);
@@ -105,6 +107,37 @@ static long ProcessTicks(int pid)
     var stat = File.ReadAllText($"/proc/{pid}/stat");
     var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture); // utime + stime
+}
+
+// Dovecot's master, its children and its reaped children (per-session pop3 processes end and are counted in cutime/cstime).
+static long ProcessTreeTicks(int master)
+{
+    long total = 0;
+    foreach (var dir in Directory.EnumerateDirectories("/proc"))
+    {
+        if (!int.TryParse(Path.GetFileName(dir), out var pid))
+        {
+            continue;
+        }
+
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"{dir}/stat");
+        }
+        catch (IOException)
+        {
+            continue;
+        }
+
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        if (pid == master || int.Parse(fields[1], CultureInfo.InvariantCulture) == master)
+        {
+            total += fields.Skip(11).Take(4).Sum(f => long.Parse(f, CultureInfo.InvariantCulture));
+        }
+    }
+
+    return total;
 }
 
 // The upper bound of the bucket that holds the quantile (the histogram's resolution).
@@ -120,4 +153,4 @@ static string Percentile((string Le, double Count)[] cumulative, double q)
     return bucket.Le == "+Inf" ? "> 600 s" : bucket.Le + " s";
 }
 
-internal sealed record Snapshot(DateTimeOffset At, (string Le, double Count)[] LagBuckets, double Polls, double Failed, double Backlog, long ServerTicks, long RedisTicks, long MachineBusy, long MachineTotal, long RedisCalls);
+internal sealed record Snapshot(DateTimeOffset At, (string Le, double Count)[] LagBuckets, double Polls, double Failed, double Backlog, long ServerTicks, long RedisTicks, long DovecotTicks, long MachineBusy, long MachineTotal, long RedisCalls);
