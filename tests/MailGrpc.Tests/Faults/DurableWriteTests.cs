@@ -55,9 +55,27 @@ public sealed class DurableWriteTests(RedisClusterRig cluster, ITestOutputHelper
             await masterServer.ConfigSetAsync("repl-diskless-sync-delay", "5");
         }
 
-        // Once the sync ran, the retry confirms the document and answers OK.
+        // Once the sync ran, the caller's retry confirms the document and answers OK. A replica that reports itself in sync
+        // may still be loading the RDB and not yet answer WAIT's GETACK: until then the retry is refused NOREPLICAS again
+        // (retryable, as the caller is told), never OK.
         await ClusterFailoverTests.WaitForAsync(cluster.ReplicasInSyncAsync, TimeSpan.FromSeconds(60), "the replica in sync");
-        Assert.Equal(id, (await client.CreateMailboxAsync(request)).Mailbox.MailboxId);
+        Mailbox? created = null;
+        await ClusterFailoverTests.WaitForAsync(
+            async () =>
+            {
+                try
+                {
+                    created = (await client.CreateMailboxAsync(request)).Mailbox;
+                    return true;
+                }
+                catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && ex.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Metadata["store_condition"] == "NOREPLICAS")
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(30),
+            "the retried create answers OK once the replica acknowledges");
+        Assert.Equal(id, created!.MailboxId);
         await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id });
     }
 

@@ -18,6 +18,7 @@ internal static class ReflectionRegistration
         V1.MailboxServiceReflection.Descriptor,
         V1.AuthorizationServiceReflection.Descriptor,
         V1.MessageServiceReflection.Descriptor,
+        V1.EventServiceReflection.Descriptor,
         V1.ErrorReasonReflection.Descriptor,
         Google.Rpc.ErrorDetailsReflection.Descriptor,
         Google.Rpc.StatusReflection.Descriptor,
