@@ -102,6 +102,46 @@ public sealed class RedisClusterRig : IAsyncLifetime
         var output = await RunScriptAsync("up");
         Assert.Contains("MAILGRPC_RIG_CLUSTER=", output, StringComparison.Ordinal);
         Endpoints = output.Split('\n').Single(l => l.StartsWith("MAILGRPC_RIG_CLUSTER=", StringComparison.Ordinal))["MAILGRPC_RIG_CLUSTER=".Length..].Trim().Split(',');
+        if (Admin is not null)
+        {
+            // A node restarted by this call syncs from its master first; the next test's durable writes need it to answer WAIT.
+            await Infrastructure.Eventually.WaitAsync(ReplicasInSyncAsync, TimeSpan.FromSeconds(60), "every replica's link up after the restore");
+            await Infrastructure.Eventually.WaitAsync(WritesReplicatedAsync, TimeSpan.FromSeconds(60), "every master's writes acknowledged by a replica after the restore");
+        }
+    }
+
+    /// <summary>
+    /// True when every master's replica acknowledges a write (WAIT), as MailGrpc's durable writes need: a replica whose link
+    /// is up may still be loading what it synced and not answer WAIT yet.
+    /// </summary>
+    public async Task<bool> WritesReplicatedAsync()
+    {
+        try
+        {
+            await Admin!.ConfigureAsync();
+            var db = Admin.GetDatabase();
+            foreach (var master in Admin.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+            {
+                var range = master.ClusterConfiguration?.Nodes.FirstOrDefault(n => Equals(n.EndPoint, master.EndPoint))?.Slots.FirstOrDefault();
+                if (range is not { } slots)
+                {
+                    continue;
+                }
+
+                var key = Enumerable.Range(0, 1_000_000).Select(i => $"rig:probe:{i}").First(k => Admin.HashSlot(k) is var s && s >= slots.From && s <= slots.To);
+                await db.StringSetAsync(key, "1", TimeSpan.FromMinutes(1));
+                if ((long)await master.ExecuteAsync("WAIT", 1, 500) < 1)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        catch (RedisException)
+        {
+            return false; // the topology is still settling
+        }
     }
 
     private async Task<bool> AllNodesAliveAsync()
