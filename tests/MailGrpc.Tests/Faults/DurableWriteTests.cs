@@ -149,6 +149,9 @@ public sealed class DurableWriteTests(RedisClusterRig cluster, ITestOutputHelper
         Assert.Equal(id, (await client.GetMailboxAsync(new GetMailboxRequest { MailboxId = id })).Mailbox.MailboxId);
         await client.DeleteMailboxAsync(new DeleteMailboxRequest { MailboxId = id });
 
+        // The old master comes back as a replica and syncs first; the next test's durable writes need it to answer WAIT.
         await cluster.RestoreAsync();
+        await ClusterFailoverTests.WaitForAsync(cluster.ReplicasInSyncAsync, TimeSpan.FromSeconds(60), "every replica's link up after the restore");
+        await ClusterFailoverTests.WaitForAsync(cluster.WritesReplicatedAsync, TimeSpan.FromSeconds(60), "every master's writes acknowledged by a replica after the restore");
     }
 }
