@@ -173,6 +173,10 @@ for trx in "$results"/*.trx; do
   f="$(grep -oE ' failed="[0-9]+"' <<<"$counters" | grep -oE '[0-9]+')"
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
   [ "${f:-0}" -eq 0 ] || failures+=("$(basename "$trx") ($f failed)")
+  # Name each failed test, so the last lines of a CI log say what failed.
+  while IFS= read -r name; do failures+=("  $name"); done < <(
+    grep -oE '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | grep -oE 'testName="[^"]*"' | cut -d'"' -f2 |
+      sed 's/&quot;/"/g; s/&amp;/\&/g; s/&lt;/</g; s/&gt;/>/g' | head -n 20)
 done
 if ! ls "$results"/*.trx >/dev/null 2>&1; then failed=$((failed + 1)); failures+=("dotnet test produced no results"); fi
 

@@ -171,8 +171,10 @@ public sealed class CrashSafeRegistryTests(RegistryHosts hosts) : IClassFixture<
         await BackdateMarkAsync(store, marked);
 
         var reconciler = host.Services.GetRequiredService<MailboxReconciler>();
+        // Other hosts on the same rig Redis run their own background reconcilers, so one of them may make a repair before
+        // this scan does: what must hold is the state after a completed scan, not which scan's counter moved.
         var first = await reconciler.RunFullScanAsync(CancellationToken.None);
-        Assert.True(first.IndexAdded >= 1 && first.IndexRemoved >= 1 && first.OrphansRemoved >= 1 && first.DeletionsFinished >= 1, first.ToString());
+        Assert.True(first.ScanCompleted, first.ToString());
 
         var listed = await ListAllAsync(client);
         Assert.Contains(unindexed, listed);
