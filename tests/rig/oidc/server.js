@@ -128,6 +128,34 @@ provider.on('revocation.error', (ctx, err) => count(ctx.oidc.client?.clientId, [
 provider.on('refresh_token.consumed', (token) => count(token.clientId, ['refreshTokensConsumed']));
 provider.on('grant.revoked', (_ctx, grantId) => count('-', ['grantsRevoked']));
 
+// The grants each account gave, by client (grant id → {accountId, clientId}), so that the admin API can revoke them as
+// the person would at a real provider's "apps with access to your account" page.
+const grantsByAccount = new Map();
+provider.on('grant.saved', (grant) => {
+  const byClient = grantsByAccount.get(grant.accountId) ?? new Map();
+  grantsByAccount.set(grant.accountId, byClient);
+  byClient.set(grant.jti, grant.clientId);
+});
+
+// Revokes what the account granted (to one client, or to all): every token issued under each grant (the library's
+// revokeByGrantId on each token model, as its own revocation endpoint does) and the grant itself (Grant API). A
+// refresh token of a revoked grant then gets invalid_grant at /token, its access tokens introspect inactive.
+async function revokeAccountGrants(accountId, clientId) {
+  const byClient = grantsByAccount.get(accountId) ?? new Map();
+  let revoked = 0;
+  for (const [grantId, grantClient] of byClient) {
+    if (clientId && grantClient !== clientId) continue;
+    await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.DeviceCode]
+      .map((model) => model.revokeByGrantId(grantId)));
+    const grant = await provider.Grant.find(grantId);
+    if (grant) await grant.destroy();
+    byClient.delete(grantId);
+    count(grantClient, ['grantsRevokedByAccount']);
+    revoked += 1;
+  }
+  return revoked;
+}
+
 // One log line per request: method, path (never the query: it can hold a code), status.
 provider.use(async (ctx, next) => {
   const started = Date.now();
@@ -190,6 +218,10 @@ provider.use(async (ctx, next) => {
       return;
     case 'GET /__rig/stats':
       ctx.body = client ? stats.get(client) ?? {} : Object.fromEntries(stats);
+      return;
+    case 'POST /__rig/revoke-grants':
+      if (!body.account_id) { ctx.status = 400; ctx.body = { error: 'account_id is required' }; return; }
+      ctx.body = { revoked: await revokeAccountGrants(String(body.account_id), body.client_id ? String(body.client_id) : undefined) };
       return;
     case 'POST /__rig/config':
       if (!body.client_id) { ctx.status = 400; ctx.body = { error: 'client_id is required' }; return; }
