@@ -12,15 +12,19 @@ namespace MailGrpc.Tests.Sync;
 /// Issue #13, "a REAUTHORIZATION_REQUIRED event when a grant is revoked at the provider": an OAuth mailbox on the rig's
 /// strict OpenID provider (node-oidc-provider), authorized in headless chromium, synced by a real server process. The
 /// person then revokes the app's access at the provider (the rig's admin route, which uses the library's own grant and
-/// token revocation): the next poll's login is refused (the access token introspects inactive), the one refresh gets
-/// invalid_grant, and the tenant's feed gets <c>mailbox.state_changed</c> REAUTHORIZATION_REQUIRED with reason
-/// INVALID_GRANT — once, the provider is not asked again — and ACTIVE again after a new consent, after which polls work.
-/// Its own collection (the default), provider client, server process, tenant and account.
+/// token revocation). Either everything is revoked — the next poll's login is refused (the access token introspects
+/// inactive) and the one refresh gets invalid_grant — or only the refresh tokens (as Entra's "revoke sessions"), with
+/// short-lived access tokens: polls go on until the token is due, then the refresh gets invalid_grant. Both times the
+/// tenant's feed gets <c>mailbox.state_changed</c> REAUTHORIZATION_REQUIRED with reason INVALID_GRANT — once, the provider
+/// is not asked again — and ACTIVE again after a new consent, after which polls work.
+/// Its own collection (the default), provider client, server process, tenant and account per case.
 /// </summary>
 public sealed class SyncReauthorizationTests
 {
-    [Fact]
-    public async Task A_grant_revoked_at_the_provider_appends_REAUTHORIZATION_REQUIRED_once_and_a_new_consent_ACTIVE_again()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_grant_revoked_at_the_provider_appends_REAUTHORIZATION_REQUIRED_once_and_a_new_consent_ACTIVE_again(bool refreshTokensOnly)
     {
         var tenant = TestTenant.Create("syncrevoke");
         var schedule = SyncRig.NewSchedule();
@@ -34,6 +38,13 @@ public sealed class SyncReauthorizationTests
         settings["MailGrpc:Sync:MaxBackoff"] = "00:00:02";
         settings["MailGrpc:Sync:IdleWait"] = "00:00:00.100";
         settings["MailGrpc:Sync:Shards"] = "4";
+        if (refreshTokensOnly)
+        {
+            // Access tokens live 6 s and are refreshed 1 s before they end: the revoked refresh token is presented soon.
+            await StrictOidc.ConfigureAsync(clientId, accessTokenTtl: 6);
+            settings["MailGrpc:Tokens:RefreshMargin"] = "00:00:01";
+        }
+
         var redis = TestRedis.Connection;
         Task<IReadOnlyList<FeedEvent>> Feed() => SyncRig.ReadFeedAsync(redis, tenant.Name);
 
@@ -50,14 +61,16 @@ public sealed class SyncReauthorizationTests
             await Eventually.WaitAsync(async () => StateChanges(await Feed(), id).Any(e => State(e) == "ACTIVE"), TimeSpan.FromSeconds(30), "mailbox.state_changed ACTIVE");
             await Eventually.WaitAsync(async () => await OkPollsAsync(server) >= 2, TimeSpan.FromSeconds(60), "two successful polls");
 
-            // The person removes the app's access at the provider: the grant and every token issued under it.
-            using (var revoke = await StrictOidc.Http.PostAsJsonAsync("__rig/revoke-grants", new JsonObject { ["account_id"] = user, ["client_id"] = clientId }))
+            // The person removes the app's access at the provider: the grant and every token issued under it, or (Entra's
+            // "revoke sessions") its refresh tokens.
+            using (var revoke = await StrictOidc.Http.PostAsJsonAsync("__rig/revoke-grants", new JsonObject { ["account_id"] = user, ["client_id"] = clientId, ["refresh_tokens_only"] = refreshTokensOnly }))
             {
                 revoke.EnsureSuccessStatusCode();
                 Assert.Equal(1, (await revoke.Content.ReadFromJsonAsync<JsonObject>())!["revoked"]!.GetValue<int>());
             }
 
-            // The next poll: login refused, one refresh refused with invalid_grant, the state change in the feed.
+            // The next poll (everything revoked: its login is refused), or the first one whose token is due (refresh tokens
+            // only): one refresh, refused with invalid_grant; the state change in the feed.
             var changed = await Eventually.ValueAsync(
                 async () => StateChanges(await Feed(), id).FirstOrDefault(e => State(e) == "REAUTHORIZATION_REQUIRED"),
                 TimeSpan.FromSeconds(60),
@@ -65,6 +78,12 @@ public sealed class SyncReauthorizationTests
             Assert.Equal(id, changed.Data.GetProperty("mailbox_id").GetString());
             Assert.Equal("ACTIVE", changed.Data.GetProperty("previous_state").GetString());
             Assert.Equal("INVALID_GRANT", changed.Data.GetProperty("reason").GetString());
+
+            if (!refreshTokensOnly)
+            {
+                // The revoked access token was refused at login (Dovecot introspects it at the provider), which set off the refresh.
+                Assert.Contains($"of mailbox {id}; renewing once", server.Output, StringComparison.Ordinal);
+            }
 
             // The provider's own answer is kept on the mailbox; it was asked once.
             var status = (await auth.GetAuthorizationStatusAsync(new GetAuthorizationStatusRequest { MailboxId = id })).Status;

@@ -136,20 +136,38 @@ provider.on('grant.saved', (grant) => {
   grantsByAccount.set(grant.accountId, byClient);
   byClient.set(grant.jti, grant.clientId);
 });
+// The refresh tokens issued under each grant (grant id → token ids), for a revocation of the refresh tokens alone (the
+// library's revokeByGrantId removes every token of the grant, whatever its model, on the memory adapter).
+const refreshTokensByGrant = new Map();
+provider.on('refresh_token.saved', (token) => {
+  const ids = refreshTokensByGrant.get(token.grantId) ?? new Set();
+  refreshTokensByGrant.set(token.grantId, ids);
+  ids.add(token.jti);
+});
 
 // Revokes what the account granted (to one client, or to all): every token issued under each grant (the library's
 // revokeByGrantId on each token model, as its own revocation endpoint does) and the grant itself (Grant API). A
 // refresh token of a revoked grant then gets invalid_grant at /token, its access tokens introspect inactive.
-async function revokeAccountGrants(accountId, clientId) {
+// refreshTokensOnly: only the refresh tokens, as Entra's "revoke sessions" does: the access tokens stay valid until
+// they expire, the next refresh gets invalid_grant.
+async function revokeAccountGrants(accountId, clientId, refreshTokensOnly) {
   const byClient = grantsByAccount.get(accountId) ?? new Map();
   let revoked = 0;
   for (const [grantId, grantClient] of byClient) {
     if (clientId && grantClient !== clientId) continue;
-    await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.DeviceCode]
-      .map((model) => model.revokeByGrantId(grantId)));
-    const grant = await provider.Grant.find(grantId);
-    if (grant) await grant.destroy();
-    byClient.delete(grantId);
+    if (refreshTokensOnly) {
+      for (const jti of refreshTokensByGrant.get(grantId) ?? []) {
+        const token = await provider.RefreshToken.find(jti, { ignoreExpiration: true });
+        if (token) await token.destroy();
+      }
+      refreshTokensByGrant.delete(grantId);
+    } else {
+      await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.DeviceCode]
+        .map((model) => model.revokeByGrantId(grantId)));
+      const grant = await provider.Grant.find(grantId);
+      if (grant) await grant.destroy();
+      byClient.delete(grantId);
+    }
     count(grantClient, ['grantsRevokedByAccount']);
     revoked += 1;
   }
@@ -221,7 +239,7 @@ provider.use(async (ctx, next) => {
       return;
     case 'POST /__rig/revoke-grants':
       if (!body.account_id) { ctx.status = 400; ctx.body = { error: 'account_id is required' }; return; }
-      ctx.body = { revoked: await revokeAccountGrants(String(body.account_id), body.client_id ? String(body.client_id) : undefined) };
+      ctx.body = { revoked: await revokeAccountGrants(String(body.account_id), body.client_id ? String(body.client_id) : undefined, body.refresh_tokens_only === true) };
       return;
     case 'POST /__rig/config':
       if (!body.client_id) { ctx.status = 400; ctx.body = { error: 'client_id is required' }; return; }
