@@ -56,7 +56,7 @@ public sealed partial class SyncThreeProcessTests(Pop3Rig rig, ITestOutputHelper
 
             // Every mailbox is polled repeatedly and every process takes part.
             await Eventually.WaitAsync(
-                async () => (await Task.Run(() => ReadLog(logStart)) is var lines && boxes.All(b => Logins(lines, b.User) >= 4))
+                async () => (await Task.Run(() => ReadLog(logStart)) is var lines && boxes.All(b => DovecotSessionLog.Logins(lines, b.User) >= 4))
                     && (await Task.WhenAll(servers.Select(PollsAsync))).All(p => p.Ok > 0),
                 TimeSpan.FromSeconds(120),
                 "four logins per mailbox and polls by each of the three processes");
@@ -141,7 +141,7 @@ public sealed partial class SyncThreeProcessTests(Pop3Rig rig, ITestOutputHelper
 
             // Every mailbox was polled (logged in) again after the kill, by the survivors, whose poll counts went on.
             var afterKill = ReadLog(logAtKill);
-            Assert.All(boxes, b => Assert.True(Logins(afterKill, b.User) >= 1, $"{b.User} not polled after the kill"));
+            Assert.All(boxes, b => Assert.True(DovecotSessionLog.Logins(afterKill, b.User) >= 1, $"{b.User} not polled after the kill"));
             var pollsAfter = await Task.WhenAll(survivors.Select(PollsAsync));
             Assert.True(pollsAfter[0].Ok + pollsAfter[1].Ok >= pollsBefore[0].Ok + pollsBefore[1].Ok + Mailboxes, "the survivors polled on");
 
@@ -158,7 +158,7 @@ public sealed partial class SyncThreeProcessTests(Pop3Rig rig, ITestOutputHelper
             Assert.DoesNotContain(lines, l => l.Contains("IN-USE", StringComparison.OrdinalIgnoreCase));
             foreach (var box in boxes)
             {
-                AssertSessionsNeverOverlap(lines, box.User);
+                DovecotSessionLog.AssertSessionsNeverOverlap(lines, box.User);
             }
         }
         finally
@@ -241,52 +241,6 @@ public sealed partial class SyncThreeProcessTests(Pop3Rig rig, ITestOutputHelper
         reader.BaseStream.Seek(offset, SeekOrigin.Begin);
         return reader.ReadToEnd().Split('\n');
     }
-
-    private static int Logins(string[] lines, string user) =>
-        lines.Count(l => l.Contains("Login: user=<" + user + ">", StringComparison.Ordinal));
-
-    /// <summary>
-    /// No session of the user starts before the previous one ended. Dovecot writes a session's Login (pop3-login) and its
-    /// Disconnected (the session's own pop3 process) from two processes, and under load the Disconnected can come first in
-    /// the log; so sessions are paired by their session id, and a session ends at the later of its two lines.
-    /// </summary>
-    private static void AssertSessionsNeverOverlap(string[] lines, string user)
-    {
-        var starts = new Dictionary<string, int>(StringComparer.Ordinal);
-        var ends = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var i = 0; i < lines.Length; i++)
-        {
-            if (!lines[i].Contains(user, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            if (LoginPattern().Match(lines[i]) is { Success: true } login && login.Groups["user"].Value == user)
-            {
-                starts[login.Groups["session"].Value] = i;
-            }
-            else if (DisconnectPattern().Match(lines[i]) is { Success: true } gone && gone.Groups["user"].Value == user)
-            {
-                ends[gone.Groups["session"].Value] = i;
-            }
-        }
-
-        var sessions = starts
-            .Select(s => (Id: s.Key, Start: s.Value, End: ends.TryGetValue(s.Key, out var e) ? Math.Max(e, s.Value) : int.MaxValue))
-            .OrderBy(s => s.Start)
-            .ToArray();
-        for (var i = 1; i < sessions.Length; i++)
-        {
-            var previous = sessions[i - 1];
-            Assert.True(sessions[i].Start > previous.End, $"two POP3 sessions of {user} at once: {previous.Id} and {sessions[i].Id}: {lines[sessions[i].Start]}");
-        }
-    }
-
-    [GeneratedRegex(@"pop3-login: .*Login: user=<(?<user>[^>]+)>.*session=<(?<session>[^>]+)>")]
-    private static partial Regex LoginPattern();
-
-    [GeneratedRegex(@"pop3\((?<user>[^)]+)\)<\d+><(?<session>[^>]+)>: .*Disconnected")]
-    private static partial Regex DisconnectPattern();
 
     [GeneratedRegex(@"^mailgrpc_sync_polls_total\{[^}]*outcome=""(?<outcome>[a-z]+)""[^}]*\} (?<value>[0-9.eE+]+)", RegexOptions.Multiline)]
     private static partial Regex PollsLine();
