@@ -26,9 +26,8 @@ internal sealed class WebhookOptions
     public int MaxBufferedPerEndpoint { get; set; } = 1000;
 
     /// <summary>
-    /// Events one mailbox may hold of its endpoint's buffer; while its oldest event is being retried it takes no more.
-    /// Its later events stay pending in the endpoint's group (in Redis, not in memory) and are read again, in order, once
-    /// its lane has room: a mailbox whose events keep failing cannot fill the buffer and stall the others.
+    /// Events one mailbox may hold of its endpoint's buffer. Its later events stay pending in the endpoint's group (in
+    /// Redis, not in memory) and are read again, in order, once half of these are done: a mailbox whose events keep failing cannot fill the buffer and stall the others.
     /// </summary>
     public int MaxBufferedPerMailbox { get; set; } = 20;
 

@@ -20,9 +20,6 @@ internal sealed class MailboxOrderedQueue<T>
     /// <summary>Items held for <paramref name="mailbox"/> (waiting, retrying or in flight).</summary>
     public int CountOf(string mailbox) => _lanes.TryGetValue(mailbox, out var lane) ? lane.Items.Count : 0;
 
-    /// <summary>The head of <paramref name="mailbox"/>'s lane has failed and is not yet delivered or dead-lettered.</summary>
-    public bool IsRetrying(string mailbox) => _lanes.TryGetValue(mailbox, out var lane) && lane.NotBefore != DateTimeOffset.MinValue;
-
     /// <summary>Appends an item to its mailbox's lane (after every item already there).</summary>
     public void Enqueue(string mailbox, T item)
     {

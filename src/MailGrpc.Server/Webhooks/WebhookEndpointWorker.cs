@@ -13,10 +13,10 @@ namespace MailGrpc.Server.Webhooks;
 /// sends at most <see cref="WebhookOptions.MaxConcurrencyPerEndpoint"/> at once, retries with full-jitter backoff and
 /// dead-letters what is still failing after <see cref="WebhookOptions.MaxAge"/>. An event is acknowledged in the group
 /// only once delivered or dead-lettered, so a replica that dies loses nothing: the next holder sends it again.
-/// A mailbox holds at most <see cref="WebhookOptions.MaxBufferedPerMailbox"/> events, and none more while its head is
-/// retried: its later events are <em>parked</em>, left pending in the group (in Redis) and only their mailbox's first one
-/// remembered; once the lane has room again a walk through the group's pending list reads them back in order. So a
-/// mailbox whose events keep failing holds a few events of the buffer, not all of it, and the others keep flowing.
+/// A mailbox holds at most <see cref="WebhookOptions.MaxBufferedPerMailbox"/> events: its later events are <em>parked</em>,
+/// left pending in the group (in Redis) with only their mailbox's first one remembered; once the lane is half empty a walk
+/// through the group's pending list reads them back in order. So a mailbox whose events keep failing holds a few events
+/// of the buffer, not all of it, and the others keep flowing.
 /// One loop owns the queue and every Redis write; only the POSTs run concurrently.
 /// </summary>
 internal sealed partial class WebhookEndpointWorker(
@@ -232,16 +232,17 @@ internal sealed partial class WebhookEndpointWorker(
         _held.Add(stored.Id);
     }
 
-    private bool HasRoom(string mailbox) => !_queue.IsRetrying(mailbox) && _queue.CountOf(mailbox) < settings.MaxBufferedPerMailbox;
+    private bool HasRoom(string mailbox) => _queue.CountOf(mailbox) < settings.MaxBufferedPerMailbox;
 
-    // Refilled from half-empty, so a mailbox with a long backlog costs one walk per half lane, not one per event.
-    private bool CanRefill(string mailbox) => !_queue.IsRetrying(mailbox) && _queue.CountOf(mailbox) <= settings.MaxBufferedPerMailbox / 2;
+    // Refilled from half empty, so a mailbox with a long backlog costs one walk per half lane, not one per event.
+    private bool CanRefill(string mailbox) => _queue.CountOf(mailbox) <= settings.MaxBufferedPerMailbox / 2;
 
     /// <summary>
     /// One page of the walk through the group's pending list (starting one when a parked mailbox has room again): the
     /// walking mailboxes' parked events go to their lanes, in stream order, while there is room; a mailbox whose lane
-    /// fills stops taking for the rest of the walk (a later event must not pass an earlier one). At the end of the list
-    /// a walking mailbox with nothing left over is no longer parked. False when there was nothing to walk.
+    /// fills stops taking for the rest of the walk (a later event must not pass an earlier one). The walk ends when every
+    /// walking mailbox has stopped, or at the end of the list, where a walking mailbox with nothing left over is no longer
+    /// parked. A mailbox whose first parked event is still ahead of the walk joins it. False when there was nothing to walk.
     /// </summary>
     private async Task<bool> WalkAsync(int count, CancellationToken cancellationToken)
     {
@@ -255,6 +256,13 @@ internal sealed partial class WebhookEndpointWorker(
             }
 
             if (_walkCursor is null) return false;
+        }
+        else
+        {
+            foreach (var (mailbox, from) in _parkedFrom)
+            {
+                if (!_walkers.ContainsKey(mailbox) && CompareIds(from, _walkCursor) >= 0 && CanRefill(mailbox)) _walkers[mailbox] = new Walker();
+            }
         }
 
         var (page, next) = await log.ClaimPageAsync(tenant, _group, replica, TimeSpan.Zero, _walkCursor, count, cancellationToken);
@@ -290,7 +298,7 @@ internal sealed partial class WebhookEndpointWorker(
         }
 
         if (skipped is not null) await log.AcknowledgeAsync(tenant, _group, skipped, cancellationToken);
-        if (next == "0-0")
+        if (next == "0-0" || _walkers.Values.All(w => w.Stopped))
         {
             foreach (var (mailbox, walker) in _walkers)
             {
