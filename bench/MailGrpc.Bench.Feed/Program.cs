@@ -64,6 +64,7 @@ var created = await webhooks.CreateWebhookAsync(new CreateWebhookRequest
 receiver.Secret = Convert.FromBase64String(created.Secret["whsec_".Length..]);
 
 var subscribedAt = new ConcurrentDictionary<string, double>();
+var eventIds = new ConcurrentDictionary<string, string>(); // Message-ID → event id (its milliseconds: when the engine appended it)
 using var stop = new CancellationTokenSource();
 using var call = feed.SubscribeEvents(new SubscribeEventsRequest { ConsumerGroup = "bench", Consumer = "bench-0", EventTypes = { "message.arrived" } }, cancellationToken: stop.Token);
 await call.ResponseHeadersAsync;
@@ -77,7 +78,9 @@ var subscriber = Task.Run(async () =>
             var at = clock.Elapsed.TotalMilliseconds;
             if (response.Event.DataCase == Event.DataOneofCase.MessageArrived)
             {
-                subscribedAt.TryAdd(Receiver.Normalize(response.Event.MessageArrived.Envelope.MessageId), at);
+                var key = Receiver.Normalize(response.Event.MessageArrived.Envelope.MessageId);
+                subscribedAt.TryAdd(key, at);
+                eventIds.TryAdd(key, response.Event.Id);
             }
 
             batch.Add(response.Event.Id);
@@ -141,6 +144,7 @@ var plan = Enumerable.Range(0, messages)
     .OrderBy(p => p.At)
     .ToArray();
 var appendedAt = new Dictionary<string, double>();
+var appendedWall = new Dictionary<string, long>(); // Unix ms, the clock Redis stamps stream ids with (same machine)
 var loadBefore = File.ReadAllText("/proc/loadavg").Split(' ')[0];
 var start = clock.Elapsed;
 var sequence = 0;
@@ -165,6 +169,7 @@ foreach (var (at, mailbox, key) in plan)
 
     File.Move(temporary, Path.Combine(maildir, "new", name));
     appendedAt[key] = clock.Elapsed.TotalMilliseconds;
+    appendedWall[key] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 }
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"appended {messages} messages into {plan.Select(p => p.Mailbox).Distinct().Count()} mailboxes in {(clock.Elapsed - start).TotalSeconds:F1} s"));
@@ -181,6 +186,11 @@ var target = (interval + TimeSpan.FromSeconds(1)).TotalMilliseconds;
 var toSubscriber = appendedAt.Where(a => subscribedAt.ContainsKey(a.Key)).Select(a => subscribedAt[a.Key] - a.Value).ToArray();
 var toWebhook = appendedAt.Where(a => receiver.AcceptedAt.ContainsKey(a.Key)).Select(a => receiver.AcceptedAt[a.Key] - a.Value).ToArray();
 var pollLag = await PollLagAsync();
+// The split: message append → event appended by the engine (next poll + the poll), then event → each end.
+var toStream = appendedWall.Where(a => eventIds.ContainsKey(a.Key)).Select(a => (double)(StreamMs(eventIds[a.Key]) - a.Value)).ToArray();
+var offset = clock.Elapsed.TotalMilliseconds - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(); // wall ms → this clock
+var streamToSubscriber = eventIds.Where(e => subscribedAt.ContainsKey(e.Key)).Select(e => subscribedAt[e.Key] - (StreamMs(e.Value) + offset)).ToArray();
+var streamToWebhook = eventIds.Where(e => receiver.AcceptedAt.ContainsKey(e.Key)).Select(e => receiver.AcceptedAt[e.Key] - (StreamMs(e.Value) + offset)).ToArray();
 Console.WriteLine();
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{count} mailboxes, sync interval {interval.TotalSeconds:F0} s, {messages} messages over {duration.TotalSeconds:F0} s; load average {loadBefore} -> {loadAfter} on {Environment.ProcessorCount} cores"));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"target: p99 <= interval + 1 s = {target / 1000:F0} s"));
@@ -189,6 +199,11 @@ Console.WriteLine("| append → event at | seen | p50 | p99 | max | within inter
 Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
 Console.WriteLine(Row("SubscribeEvents subscriber", toSubscriber));
 Console.WriteLine(Row("webhook receiver (2xx)", toWebhook));
+Console.WriteLine();
+Console.WriteLine("split (wall clock, same machine): | part | n | p50 | p99 | max |");
+Console.WriteLine(Part("message append → event in the stream (wait for the next poll + the poll)", toStream));
+Console.WriteLine(Part("event in the stream → subscriber", streamToSubscriber));
+Console.WriteLine(Part("event in the stream → webhook receiver", streamToWebhook));
 Console.WriteLine();
 Console.WriteLine($"server poll lag (its histogram, bucket bound): {pollLag}; webhook signatures verified {receiver.Verified}/{receiver.Requests}");
 
@@ -209,6 +224,16 @@ string Row(string what, double[] values)
     double P(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)] / 1000;
     var within = sorted.Count(v => v <= target);
     return string.Create(CultureInfo.InvariantCulture, $"| {what} | {sorted.Length}/{messages} | {P(0.50):F2} s | {P(0.99):F2} s | {sorted[^1] / 1000:F2} s | {within * 100.0 / messages:F1} % |");
+}
+
+static long StreamMs(string id) => long.Parse(id[..id.IndexOf('-', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+
+static string Part(string what, double[] values)
+{
+    var sorted = values.Order().ToArray();
+    if (sorted.Length == 0) return $"| {what} | 0 | n/a | n/a | n/a |";
+    double P(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)] / 1000;
+    return string.Create(CultureInfo.InvariantCulture, $"| {what} | {sorted.Length} | {P(0.50):F2} s | {P(0.99):F2} s | {sorted[^1] / 1000:F2} s |");
 }
 
 async Task<double> PollsAsync()
