@@ -87,7 +87,8 @@ public sealed class WebhookPoisonMailboxTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Respond = r => r.MailboxId == "m-poison" ? 500 : 204;
-        await using var feed = FeedHost.Start(TestRedis.Configuration, extra: SmallBuffer(("MailGrpc:Webhooks:MaxAge", "00:00:02")));
+        // A long attempt timeout: a healthy POST slowed down by a busy machine must not fail and be dead-lettered too.
+        await using var feed = FeedHost.Start(TestRedis.Configuration, extra: SmallBuffer(("MailGrpc:Webhooks:MaxAge", "00:00:02"), ("MailGrpc:Webhooks:AttemptTimeout", "00:00:30")));
         var (webhook, secret) = await WebhookScenarios.CreateAsync(feed, receiver.Url);
         receiver.Secrets = [secret];
         var appended = await AppendAsync(feed);
@@ -98,7 +99,11 @@ public sealed class WebhookPoisonMailboxTests
             Wait,
             "the 40 poison events dead-lettered");
         Assert.Equal(appended.Where(a => a.Mailbox == "m-poison").Select(a => a.Id), dead!.DeadLetters.Select(d => d.Event.Id));
-        Assert.All(dead.DeadLetters, d => Assert.Equal(500, d.LastStatusCode));
+        Assert.All(dead.DeadLetters, d =>
+        {
+            Assert.Equal(500, d.LastStatusCode);
+            Assert.Equal("m-poison", d.Event.MailboxId);
+        });
         await Eventually.WaitAsync(() => Task.FromResult(receiver.Accepted.Count == Healthy.Length * HealthyPerMailbox), Wait, "the healthy mailboxes' 30 events delivered");
         foreach (var mailbox in Healthy) AssertDeliveredInOrderOnce(receiver, appended, mailbox);
         await Eventually.WaitAsync(async () => await feed.PendingAsync("webhook." + webhook.WebhookId) == 0, Wait, "nothing pending for the endpoint");
