@@ -26,6 +26,12 @@ internal sealed class WebhookOptions
     public int MaxBufferedPerEndpoint { get; set; } = 1000;
 
     /// <summary>
+    /// Events one mailbox may hold of its endpoint's buffer. Its later events stay pending in the endpoint's group (in
+    /// Redis, not in memory) and are read again, in order, once half of these are done: a mailbox whose events keep failing cannot fill the buffer and stall the others.
+    /// </summary>
+    public int MaxBufferedPerMailbox { get; set; } = 20;
+
+    /// <summary>
     /// The lease on delivering an endpoint: one replica delivers an endpoint at a time (so its per-mailbox order holds
     /// across replicas); a dead replica's endpoints go to another within this time. Renewed every third of it.
     /// </summary>
@@ -64,6 +70,7 @@ internal sealed class WebhookOptions
         if (MaxBackoff > TimeSpan.FromHours(6)) yield return p + "MaxBackoff must be at most 6 hours.";
         if (MaxConcurrencyPerEndpoint is < 1 or > 256) yield return p + "MaxConcurrencyPerEndpoint must be between 1 and 256.";
         if (MaxBufferedPerEndpoint < MaxConcurrencyPerEndpoint || MaxBufferedPerEndpoint > 100_000) yield return p + "MaxBufferedPerEndpoint must be at least MaxConcurrencyPerEndpoint and at most 100000.";
+        if (MaxBufferedPerMailbox < 1 || MaxBufferedPerMailbox > MaxBufferedPerEndpoint) yield return p + "MaxBufferedPerMailbox must be at least 1 and at most MaxBufferedPerEndpoint.";
         if (LeaseTime < TimeSpan.FromSeconds(1) || LeaseTime > TimeSpan.FromMinutes(10)) yield return p + "LeaseTime must be between 1 second and 10 minutes.";
         if (RefreshInterval < TimeSpan.FromMilliseconds(50) || RefreshInterval > TimeSpan.FromMinutes(1)) yield return p + "RefreshInterval must be between 50 ms and 1 minute.";
         if (SecretRotationOverlap < TimeSpan.Zero || SecretRotationOverlap > TimeSpan.FromDays(30)) yield return p + "SecretRotationOverlap must be between 0 and 30 days.";

@@ -7,7 +7,7 @@ namespace MailGrpc.Server.Network;
 
 /// <summary>
 /// Server-certificate validation that also trusts the root CA in <c>MailGrpc:Tls:ExtraTrustedCaFile</c> (test rigs, private
-/// PKI). Used by the OAuth HTTP client and by POP3 TLS (MailKit's <c>ServerCertificateValidationCallback</c>): a
+/// PKI). Used by the OAuth and webhook HTTP clients and by POP3 TLS (MailKit's <c>ServerCertificateValidationCallback</c>): a
 /// certificate is accepted when the system trusts it, or when it chains to the extra CA and matches the host name.
 /// </summary>
 internal sealed class ExtraTrust

@@ -17,6 +17,9 @@ internal sealed class MailboxOrderedQueue<T>
     /// <summary>Items in flight.</summary>
     public int InFlight { get; private set; }
 
+    /// <summary>Items held for <paramref name="mailbox"/> (waiting, retrying or in flight).</summary>
+    public int CountOf(string mailbox) => _lanes.TryGetValue(mailbox, out var lane) ? lane.Items.Count : 0;
+
     /// <summary>Appends an item to its mailbox's lane (after every item already there).</summary>
     public void Enqueue(string mailbox, T item)
     {

@@ -13,6 +13,10 @@ namespace MailGrpc.Server.Webhooks;
 /// sends at most <see cref="WebhookOptions.MaxConcurrencyPerEndpoint"/> at once, retries with full-jitter backoff and
 /// dead-letters what is still failing after <see cref="WebhookOptions.MaxAge"/>. An event is acknowledged in the group
 /// only once delivered or dead-lettered, so a replica that dies loses nothing: the next holder sends it again.
+/// A mailbox holds at most <see cref="WebhookOptions.MaxBufferedPerMailbox"/> events: its later events are <em>parked</em>,
+/// left pending in the group (in Redis) with only their mailbox's first one remembered; once the lane is half empty a walk
+/// through the group's pending list reads them back in order. So a mailbox whose events keep failing holds a few events
+/// of the buffer, not all of it, and the others keep flowing.
 /// One loop owns the queue and every Redis write; only the POSTs run concurrently.
 /// </summary>
 internal sealed partial class WebhookEndpointWorker(
@@ -39,6 +43,17 @@ internal sealed partial class WebhookEndpointWorker(
     private WebhookEndpoint? _endpoint;
     private Uri? _url;
     private IReadOnlyList<WebhookSecret> _secrets = [];
+
+    // Stream events held in the queue (a walk through the pending list skips them).
+    private readonly HashSet<string> _held = new(StringComparer.Ordinal);
+
+    // Parked mailboxes: the id of each one's first event left pending in the group, not held. Every later event of the
+    // mailbox is parked too until a walk has read them all back, so its order holds.
+    private readonly Dictionary<string, string> _parkedFrom = new(StringComparer.Ordinal);
+
+    // The walk in progress: the pending list's cursor, and the mailboxes it reads back (those with room when it began).
+    private string? _walkCursor;
+    private readonly Dictionary<string, Walker> _walkers = new(StringComparer.Ordinal);
 
     private byte[] LeaseToken => Encoding.UTF8.GetBytes(replica);
 
@@ -121,6 +136,7 @@ internal sealed partial class WebhookEndpointWorker(
                     }
                     else
                     {
+                        if (await WalkAsync(count, cancellationToken)) got++;
                         var redeliveries = await deadLetters.ReadRedeliveriesAsync(tenant, endpointId, redeliveryCursor, count, cancellationToken);
                         foreach (var redelivery in redeliveries)
                         {
@@ -145,6 +161,9 @@ internal sealed partial class WebhookEndpointWorker(
             {
                 // The group is gone: the endpoint was deleted (stop), or the stream with it (start again from new events).
                 if (!await ReloadAsync(cancellationToken)) return;
+                _parkedFrom.Clear();
+                _walkers.Clear();
+                _walkCursor = null;
                 await log.EnsureGroupAsync(tenant, _group, fromBeginning: false, cancellationToken);
             }
             catch (Exception e) when (StoreConditions.Classify(e) is not null && !cancellationToken.IsCancellationRequested)
@@ -179,9 +198,10 @@ internal sealed partial class WebhookEndpointWorker(
         List<string>? skipped = null;
         foreach (var stored in events)
         {
+            if (_held.Contains(stored.Id)) continue;
             if (_endpoint!.Accepts(stored.Event.Type))
             {
-                _queue.Enqueue(stored.Event.MailboxId, new Item(stored, null, RedisEventLog.AppendTimeOf(stored.Id)));
+                Admit(stored);
             }
             else
             {
@@ -191,6 +211,123 @@ internal sealed partial class WebhookEndpointWorker(
 
         if (skipped is not null) await log.AcknowledgeAsync(tenant, _group, skipped, cancellationToken);
         return events.Count;
+    }
+
+    /// <summary>Holds a stream event in its mailbox's lane, or parks it (pending in the group) when the mailbox is parked or full.</summary>
+    private void Admit(StoredEvent stored)
+    {
+        var mailbox = stored.Event.MailboxId;
+        if (_parkedFrom.ContainsKey(mailbox) || !HasRoom(mailbox))
+        {
+            _parkedFrom.TryAdd(mailbox, stored.Id);
+            return;
+        }
+
+        Hold(stored);
+    }
+
+    private void Hold(StoredEvent stored)
+    {
+        _queue.Enqueue(stored.Event.MailboxId, new Item(stored, null, RedisEventLog.AppendTimeOf(stored.Id)));
+        _held.Add(stored.Id);
+    }
+
+    private bool HasRoom(string mailbox) => _queue.CountOf(mailbox) < settings.MaxBufferedPerMailbox;
+
+    // Refilled from half empty, so a mailbox with a long backlog costs one walk per half lane, not one per event.
+    private bool CanRefill(string mailbox) => _queue.CountOf(mailbox) <= settings.MaxBufferedPerMailbox / 2;
+
+    /// <summary>
+    /// One page of the walk through the group's pending list (starting one when a parked mailbox has room again): the
+    /// walking mailboxes' parked events go to their lanes, in stream order, while there is room; a mailbox whose lane
+    /// fills stops taking for the rest of the walk (a later event must not pass an earlier one). The walk ends when every
+    /// walking mailbox has stopped, or at the end of the list, where a walking mailbox with nothing left over is no longer
+    /// parked. A mailbox whose first parked event is still ahead of the walk joins it. False when there was nothing to walk.
+    /// </summary>
+    private async Task<bool> WalkAsync(int count, CancellationToken cancellationToken)
+    {
+        if (_walkCursor is null)
+        {
+            foreach (var (mailbox, from) in _parkedFrom)
+            {
+                if (!CanRefill(mailbox)) continue;
+                _walkers[mailbox] = new Walker();
+                if (_walkCursor is null || CompareIds(from, _walkCursor) < 0) _walkCursor = from;
+            }
+
+            if (_walkCursor is null) return false;
+        }
+        else
+        {
+            foreach (var (mailbox, from) in _parkedFrom)
+            {
+                if (!_walkers.ContainsKey(mailbox) && CompareIds(from, _walkCursor) >= 0 && CanRefill(mailbox)) _walkers[mailbox] = new Walker();
+            }
+        }
+
+        var (page, next) = await log.ClaimPageAsync(tenant, _group, replica, TimeSpan.Zero, _walkCursor, count, cancellationToken);
+        List<string>? skipped = null;
+        foreach (var stored in page)
+        {
+            if (_held.Contains(stored.Id)) continue;
+            if (!_endpoint!.Accepts(stored.Event.Type))
+            {
+                // The endpoint's filter changed while the event was parked.
+                (skipped ??= []).Add(stored.Id);
+                continue;
+            }
+
+            var mailbox = stored.Event.MailboxId;
+            if (_walkers.TryGetValue(mailbox, out var walker))
+            {
+                if (!walker.Stopped && HasRoom(mailbox) && _queue.Count < settings.MaxBufferedPerEndpoint)
+                {
+                    Hold(stored);
+                }
+                else
+                {
+                    walker.Stopped = true;
+                    walker.LeftFrom ??= stored.Id;
+                }
+            }
+            else if (!_parkedFrom.ContainsKey(mailbox))
+            {
+                // Pending, not held and not parked: not expected (every read event is held or parked); deliver it.
+                Admit(stored);
+            }
+        }
+
+        if (skipped is not null) await log.AcknowledgeAsync(tenant, _group, skipped, cancellationToken);
+        if (next == "0-0" || _walkers.Values.All(w => w.Stopped))
+        {
+            foreach (var (mailbox, walker) in _walkers)
+            {
+                if (walker.LeftFrom is { } left) _parkedFrom[mailbox] = left;
+                else _parkedFrom.Remove(mailbox);
+            }
+
+            _walkers.Clear();
+            _walkCursor = null;
+        }
+        else
+        {
+            _walkCursor = next;
+        }
+
+        return true;
+    }
+
+    private static int CompareIds(string a, string b)
+    {
+        static (long, long) Parse(string id)
+        {
+            var dash = id.IndexOf('-', StringComparison.Ordinal);
+            return dash < 0
+                ? (long.Parse(id, System.Globalization.CultureInfo.InvariantCulture), 0)
+                : (long.Parse(id[..dash], System.Globalization.CultureInfo.InvariantCulture), long.Parse(id[(dash + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return Parse(a).CompareTo(Parse(b));
     }
 
     private void StartAttempt(Item item, CancellationToken cancellationToken)
@@ -227,6 +364,7 @@ internal sealed partial class WebhookEndpointWorker(
             item.Attempts = attempts;
             metrics.Delivered(now - item.AgeOrigin);
             _queue.Complete(mailbox, item);
+            if (item.RedeliveryEntryId is null) _held.Remove(item.Event.Id);
             return;
         }
 
@@ -244,6 +382,7 @@ internal sealed partial class WebhookEndpointWorker(
             metrics.DeadLettered();
             LogDeadLettered(logger, tenant, endpointId, item.Event.Id, attempts, result.Status);
             _queue.Complete(mailbox, item);
+            if (item.RedeliveryEntryId is null) _held.Remove(item.Event.Id);
             return;
         }
 
@@ -268,6 +407,14 @@ internal sealed partial class WebhookEndpointWorker(
         _url = new Uri(current.Endpoint.Url, UriKind.Absolute);
         _secrets = manager.SigningSecrets(tenant, current.Endpoint);
         return true;
+    }
+
+    /// <summary>A mailbox a walk reads back: whether it stopped taking (its lane filled) and its first event left parked.</summary>
+    private sealed class Walker
+    {
+        public bool Stopped { get; set; }
+
+        public string? LeftFrom { get; set; }
     }
 
     /// <summary>An event held by the worker; <see cref="RedeliveryEntryId"/> set for a redelivered dead letter.</summary>

@@ -1,4 +1,7 @@
+using System.Net.Security;
 using MailGrpc.Server.Configuration;
+using MailGrpc.Server.Network;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace MailGrpc.Server.Webhooks;
@@ -10,6 +13,7 @@ internal static class WebhooksServiceCollectionExtensions
     {
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
+        services.TryAddSingleton<ExtraTrust>();
         services.AddSingleton<WebhookUrlGuard>();
         services.AddSingleton<WebhookMetrics>();
         services.AddSingleton<DeadLetterStore>();
@@ -21,13 +25,17 @@ internal static class WebhooksServiceCollectionExtensions
         // No redirects (a 3xx is a failed attempt: following it would leave the guarded host), every connect through the
         // SSRF guard, no proxy from the environment (it would connect to the proxy, not the guarded address), no cookies.
         // No client loggers: they would log the URL (which may carry a token in its path or query) of every request.
+        // TLS as for POP3 and OAuth: the system's roots, plus MailGrpc:Tls:ExtraTrustedCaFile (private PKI, on-premises
+        // receivers); a certificate that chains to neither fails the attempt with last_error tls_failed.
         services.AddHttpClient(WebhookSender.HttpClientName)
             .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(sp =>
             {
                 var guard = sp.GetRequiredService<WebhookUrlGuard>();
+                var trust = sp.GetRequiredService<ExtraTrust>();
                 return new SocketsHttpHandler
                 {
+                    SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = trust.Validate },
                     AllowAutoRedirect = false,
                     UseProxy = false,
                     UseCookies = false,

@@ -89,4 +89,25 @@ public sealed class MailboxOrderedQueueTests
         Assert.Throws<InvalidOperationException>(() => queue.Complete("a", a2));
         Assert.Throws<InvalidOperationException>(() => queue.Retry("b", a1, T0));
     }
+
+    [Fact]
+    public void A_lane_counts_its_items_in_flight_or_waiting_until_they_complete()
+    {
+        var queue = new MailboxOrderedQueue<Ev>();
+        var a1 = new Ev("a", 1);
+        queue.Enqueue("a", a1);
+        queue.Enqueue("a", new Ev("a", 2));
+        queue.Enqueue("b", new Ev("b", 1));
+        Assert.Equal(2, queue.CountOf("a"));
+        Assert.Equal(1, queue.CountOf("b"));
+        Assert.Equal(0, queue.CountOf("c"));
+
+        Assert.Same(a1, queue.TakeReady(T0));
+        queue.Retry("a", a1, T0.AddSeconds(1));
+        Assert.Equal(2, queue.CountOf("a"));         // a retrying head still counts
+        Assert.Equal("b", queue.TakeReady(T0.AddSeconds(1))!.Mailbox);
+        Assert.Same(a1, queue.TakeReady(T0.AddSeconds(1)));
+        queue.Complete("a", a1);
+        Assert.Equal(1, queue.CountOf("a"));
+    }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using MailGrpc.Server.Webhooks;
 using Microsoft.AspNetCore.Builder;
@@ -17,7 +18,8 @@ public sealed record ReceivedWebhook(string Id, string Timestamp, string Signatu
 /// <summary>
 /// A real HTTP receiver for webhook tests: Kestrel on 127.0.0.1 (an ephemeral port), verifying every request with the
 /// server's <see cref="WebhookVerifier"/> against the secret the test sets, answering what <see cref="Respond"/> says
-/// (default 204) and recording every request. <see cref="Stop"/> makes it refuse connections like a receiver that is down.
+/// (default 204) and recording every request. Disposing it makes it refuse connections like a receiver that is down.
+/// With a certificate it serves https (the certificate and its key; the URL is <c>https://127.0.0.1:port/hook</c>).
 /// </summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {
@@ -39,13 +41,16 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public Uri Url { get; private set; } = null!;
 
-    public static async Task<WebhookReceiver> StartAsync(int port = 0)
+    public static async Task<WebhookReceiver> StartAsync(int port = 0, X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         // Nothing from the test directory's appsettings.json (the server's Kestrel endpoints) or the environment.
         builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
+        builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port, listen =>
+        {
+            if (certificate is not null) listen.UseHttps(certificate);
+        }));
         var app = builder.Build();
         var receiver = new WebhookReceiver(app);
         app.MapPost("/hook", receiver.HandleAsync);
