@@ -17,7 +17,7 @@ namespace MailGrpc.Tests.Faults;
 /// deletes: callers see only UNAVAILABLE (or their own DEADLINE_EXCEEDED), every retried call ends OK, readiness goes
 /// NOT_SERVING and back, and after one reconciler scan no key of a deleted mailbox remains.
 /// </summary>
-[Collection("redis-cluster")]
+[Collection(RedisClusterFailoverCollectionDefinition.Name)] // kills masters: alone, after the parallel collections
 public sealed class ClusterFailoverTests(RedisClusterRig cluster, ITestOutputHelper output)
 {
     private static readonly TimeSpan CallDeadline = TimeSpan.FromSeconds(5);
