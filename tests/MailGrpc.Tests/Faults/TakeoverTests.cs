@@ -52,10 +52,13 @@ public sealed class TakeoverTests(Pop3Rig rig, ITestOutputHelper output)
         dying.Kill();
         await dying.DisposeAsync();
         var left = await redis.KeyTimeToLiveAsync(leaseKey);
+        var expired = clock.Elapsed + (left ?? TimeSpan.Zero); // when the dead replica's lease runs out, on this clock
 
-        // The bound is on the lease: B takes it as soon as the dead replica's lease runs out (B polls at most every 250 ms).
-        // It is measured to the moment B holds the lease, not to B's answer: what B's POP3 session then costs (TLS, login,
-        // LIST of 100) depends on the machine's load, not on the takeover.
+        // The bound is on the lease: B takes it once the dead replica's lease (at most LeaseTime) runs out — B polls at most
+        // every 250 ms; up to 5 s more is room for a loaded machine (1.5 s seen at load average 70), still far inside B's
+        // LeaseWait (30 s), which is what a lease that never ran out would have ended in. It is measured to the moment B
+        // holds the lease, not to B's answer: what B's POP3 session then costs (TLS, login, LIST of 100) depends on the
+        // machine's load, not on the takeover.
         var listing = survivor.Messages(tenant.ApiKey).ListMessagesAsync(new ListMessagesRequest { MailboxId = id }, deadline: DateTime.UtcNow.AddSeconds(90)).ResponseAsync;
         await Eventually.WaitAsync(
             async () => ((string?)await redis.StringGetAsync(leaseKey))?.Contains($":{survivor.ProcessId}:", StringComparison.Ordinal) == true || listing.IsCompleted,
@@ -68,6 +71,6 @@ public sealed class TakeoverTests(Pop3Rig rig, ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FIGURE takeover after replica SIGKILL mid-stream: {takeover.TotalSeconds:F1} s (LeaseTime 10 s, LeaseWait 30 s)"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FIGURE lease taken by replica B {leaseTaken.TotalSeconds:F1} s after the kill ({left?.TotalSeconds:F1} s of the dead replica's lease were left)"));
         Assert.True(left is null || left <= LeaseTime, $"the dead replica's lease had {left} left");
-        Assert.True(leaseTaken < LeaseTime + TimeSpan.FromSeconds(2), $"replica B took the lease {leaseTaken} after the kill");
+        Assert.True(leaseTaken < expired + TimeSpan.FromSeconds(5), $"replica B took the lease {leaseTaken} after the kill, {leaseTaken - expired} after the dead replica's lease ran out");
     }
 }
