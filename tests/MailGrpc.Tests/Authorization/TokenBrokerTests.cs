@@ -173,10 +173,17 @@ public sealed class TokenBrokerTests
     public async Task A_provider_that_does_not_answer_is_retried_then_unavailable_not_a_timeout()
     {
         var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = ShortAccessTokenSeconds });
+        // The authorization runs on a host with the default ProviderTimeout: on a loaded machine its code exchange or
+        // userinfo call took longer than the 2 s this test gives the refresh, and the authorization itself timed out. The
+        // refresh runs on a second host (same Redis, tenant and keys) with the 2 s bound.
         var settings = FastSettings(clientId, secret, _tenant);
-        settings["MailGrpc:Tokens:ProviderTimeout"] = "00:00:02";
-        await using var host = new MailGrpcTestHost(settings);
-        var id = await AuthorizeAsync(host.Authorization(_tenant.ApiKey), host.Mailboxes(_tenant.ApiKey));
+        string id;
+        await using (var authorizing = new MailGrpcTestHost(settings))
+        {
+            id = await AuthorizeAsync(authorizing.Authorization(_tenant.ApiKey), authorizing.Mailboxes(_tenant.ApiKey));
+        }
+
+        await using var host = new MailGrpcTestHost(new Dictionary<string, string?>(settings) { ["MailGrpc:Tokens:ProviderTimeout"] = "00:00:02" });
         await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "delay:3000", ["failTokenGrants"] = new[] { "refresh_token" } });
 
         var repository = host.Services.GetRequiredService<MailboxRepository>();
