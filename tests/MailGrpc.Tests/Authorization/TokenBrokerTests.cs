@@ -17,6 +17,12 @@ namespace MailGrpc.Tests.Authorization;
 /// <summary>The token broker against the rig's OAuth server: refresh, single-flight across processes, rotation, failures, key rotation.</summary>
 public sealed class TokenBrokerTests
 {
+    // Short enough that a test waits for the held access token to expire (the broker refreshes only then; a token valid
+    // for more than 5 s is used through a provider outage), long enough to outlive the authorization that gets it: its
+    // completion calls the provider's userinfo with that token, which on a loaded machine came 0.6 s after the token was
+    // issued — a 1 s token was then refused there (invalid_token) before the test began.
+    private const int ShortAccessTokenSeconds = 6;
+
     private readonly TestTenant _tenant = TestTenant.Create("broker");
 
     internal static async Task<string> AuthorizeAsync(AuthorizationService.AuthorizationServiceClient auth, MailboxService.MailboxServiceClient mailboxes, string username = "alice@rig.test")
@@ -53,7 +59,7 @@ public sealed class TokenBrokerTests
     [Fact]
     public async Task Two_hundred_concurrent_requests_over_two_processes_for_an_expired_token_cause_exactly_one_refresh()
     {
-        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = 2 });
+        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = ShortAccessTokenSeconds });
         var settings = FastSettings(clientId, secret, _tenant);
         await using var first = await ServerProcess.StartAsync(settings);
         await using var second = await ServerProcess.StartAsync(settings);
@@ -77,7 +83,7 @@ public sealed class TokenBrokerTests
     [Fact]
     public async Task A_rotated_refresh_token_survives_a_kill_right_after_the_refresh()
     {
-        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = 2, ["rotateRefreshTokens"] = true, ["revokeGrantOnRefreshTokenReuse"] = true });
+        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = ShortAccessTokenSeconds, ["rotateRefreshTokens"] = true, ["revokeGrantOnRefreshTokenReuse"] = true });
         var settings = FastSettings(clientId, secret, _tenant);
         var first = await ServerProcess.StartAsync(settings);
         string id;
@@ -109,7 +115,7 @@ public sealed class TokenBrokerTests
     [Fact]
     public async Task Invalid_grant_moves_the_mailbox_to_reauthorization_required()
     {
-        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = 1 });
+        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = ShortAccessTokenSeconds });
         await using var host = new MailGrpcTestHost(FastSettings(clientId, secret, _tenant));
         var id = await AuthorizeAsync(host.Authorization(_tenant.ApiKey), host.Mailboxes(_tenant.ApiKey));
         await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "invalid_grant" });
@@ -140,7 +146,7 @@ public sealed class TokenBrokerTests
     [InlineData("drop")]
     public async Task A_provider_outage_is_unavailable_leaves_the_state_alone_and_heals_without_a_restart(string failure)
     {
-        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = 1 });
+        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = ShortAccessTokenSeconds });
         await using var host = new MailGrpcTestHost(FastSettings(clientId, secret, _tenant));
         var id = await AuthorizeAsync(host.Authorization(_tenant.ApiKey), host.Mailboxes(_tenant.ApiKey));
         await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = failure });
@@ -155,7 +161,9 @@ public sealed class TokenBrokerTests
         Assert.Equal(3, (await OAuthRig.GrantCountAsync(clientId, "refresh_token")).Requests); // one try + two retries
         Assert.Equal(MailGrpc.Server.Mailboxes.MailboxState.Active, (await repository.GetRequiredAsync(_tenant.Name, id, default)).State);
 
-        await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "none" });
+        // Healed: the next call refreshes. The token it gets lives an hour: a short one may already have expired on a loaded
+        // machine by the time the assertion below reads the clock, which would say nothing about the broker.
+        await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "none", ["accessTokenTtl"] = 3600 });
         var credential = await broker.GetAsync(mailbox, default);
         Assert.True(credential.ExpiresAt > DateTimeOffset.UtcNow);
         Assert.Equal(1, (await OAuthRig.GrantCountAsync(clientId, "refresh_token")).Ok);
@@ -164,19 +172,27 @@ public sealed class TokenBrokerTests
     [Fact]
     public async Task A_provider_that_does_not_answer_is_retried_then_unavailable_not_a_timeout()
     {
-        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = 1 });
+        var (clientId, secret) = await OAuthRig.RegisterClientAsync(new Dictionary<string, object> { ["accessTokenTtl"] = ShortAccessTokenSeconds });
+        // The authorization runs on a host with the default ProviderTimeout: on a loaded machine its code exchange or
+        // userinfo call took longer than the 2 s this test gives the refresh, and the authorization itself timed out. The
+        // refresh runs on a second host (same Redis, tenant and keys) with the 2 s bound.
         var settings = FastSettings(clientId, secret, _tenant);
-        settings["MailGrpc:Tokens:ProviderTimeout"] = "00:00:02";
-        await using var host = new MailGrpcTestHost(settings);
-        var id = await AuthorizeAsync(host.Authorization(_tenant.ApiKey), host.Mailboxes(_tenant.ApiKey));
+        string id;
+        await using (var authorizing = new MailGrpcTestHost(settings))
+        {
+            id = await AuthorizeAsync(authorizing.Authorization(_tenant.ApiKey), authorizing.Mailboxes(_tenant.ApiKey));
+        }
+
+        await using var host = new MailGrpcTestHost(new Dictionary<string, string?>(settings) { ["MailGrpc:Tokens:ProviderTimeout"] = "00:00:02" });
         await OAuthRig.ConfigureAsync(clientId, new() { ["failToken"] = "delay:3000", ["failTokenGrants"] = new[] { "refresh_token" } });
 
         var repository = host.Services.GetRequiredService<MailboxRepository>();
         var broker = host.Services.GetRequiredService<IMailboxCredentials>();
         var mailbox = await repository.GetRequiredAsync(_tenant.Name, id, default);
-        // The held access token lives 1 s: wait until the broker must refresh (a condition, not a fixed sleep).
-        var loaded = await broker.GetAsync(mailbox, default);
-        await Until.PassedAsync(loaded.ExpiresAt!.Value);
+        // Wait until the held access token expired and the broker must refresh (a condition, not a fixed sleep). Its expiry
+        // is read from the status, which refreshes nothing: asking the broker would itself refresh (and meet the 3 s delay)
+        // if the token had expired by then.
+        await Until.PassedAsync(await AccessExpiresAsync(host.Authorization(_tenant.ApiKey), id));
 
         var error = await Assert.ThrowsAsync<MailGrpcException>(() => broker.GetAsync(mailbox, default));
         Assert.Equal(ErrorKind.Unavailable, error.Kind);

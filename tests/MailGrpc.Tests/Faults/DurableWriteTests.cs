@@ -15,7 +15,7 @@ namespace MailGrpc.Tests.Faults;
 /// was gone after the failover — the "lost create" the failover loop saw in about half its runs (there, the replica had
 /// just been restarted and had not finished its first sync when its master died).
 /// </summary>
-[Collection("redis-cluster")]
+[Collection(RedisClusterFailoverCollectionDefinition.Name)] // kills masters: alone, after the parallel collections
 public sealed class DurableWriteTests(RedisClusterRig cluster, ITestOutputHelper output)
 {
     [Fact]

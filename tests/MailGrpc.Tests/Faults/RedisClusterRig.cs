@@ -3,17 +3,36 @@ using StackExchange.Redis;
 
 namespace MailGrpc.Tests.Faults;
 
-/// <summary>The collection of tests that kill nodes of the rig's Redis Cluster: they run one after another.</summary>
-[CollectionDefinition("redis-cluster", DisableParallelization = true)] // failover bounds: runs with nothing else running
-public sealed class RedisClusterCollectionDefinition : ICollectionFixture<RedisClusterRig>;
+/// <summary>
+/// Tests on the rig's Redis Cluster that leave its nodes alone (event log, sync schedule, webhooks, SubscribeEvents): they
+/// run beside the other collections, like the same scenarios on the single Redis.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class RedisClusterCollectionDefinition : ICollectionFixture<RedisClusterRig>
+{
+    public const string Name = "redis-cluster";
+}
 
 /// <summary>
-/// The rig's 6-node Redis Cluster (tests/rig/cluster.sh): started when the collection starts (and stopped, by pid, at its
-/// end when it was not running before), with helpers to SIGKILL the master of a key and bring the node back.
+/// The tests that kill, freeze or reconfigure nodes of the rig's Redis Cluster (and bound a failover's time): one after
+/// another, after the parallel collections (xunit runs DisableParallelization collections last), so no other test sees
+/// the cluster while a master is down.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RedisClusterFailoverCollectionDefinition : ICollectionFixture<RedisClusterRig>
+{
+    public const string Name = "redis-cluster-failover";
+}
+
+/// <summary>
+/// The rig's 6-node Redis Cluster (tests/rig/cluster.sh): started by the first collection that needs it (and stopped, by
+/// pid, when the test process exits, if it was not running before), with helpers to SIGKILL the master of a key and bring
+/// the node back. Each cluster collection has its own instance; they share the cluster.
 /// </summary>
 public sealed class RedisClusterRig : IAsyncLifetime
 {
-    private bool _startedHere;
+    private static readonly SemaphoreSlim StartGate = new(1, 1);
+    private static bool s_stopAtExit;
 
     public string RigDirectory { get; } = Infrastructure.RigSettings.Directory;
 
@@ -26,9 +45,24 @@ public sealed class RedisClusterRig : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var running = File.Exists(Path.Combine(RigDirectory, "cluster", "cluster.env")) && await AllNodesAliveAsync();
-        var output = await RunScriptAsync("up");
-        _startedHere = !running;
+        string output;
+        await StartGate.WaitAsync();
+        try
+        {
+            var running = File.Exists(Path.Combine(RigDirectory, "cluster", "cluster.env")) && await AllNodesAliveAsync();
+            output = await RunScriptAsync("up");
+            if (!running && !s_stopAtExit)
+            {
+                // Not at the end of a collection: the other cluster collection may run later in the same test run.
+                s_stopAtExit = true;
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => RunScriptAsync("down").GetAwaiter().GetResult();
+            }
+        }
+        finally
+        {
+            StartGate.Release();
+        }
+
         var line = output.Split('\n').Single(l => l.StartsWith("MAILGRPC_RIG_CLUSTER=", StringComparison.Ordinal));
         Endpoints = line["MAILGRPC_RIG_CLUSTER=".Length..].Trim().Split(',');
         Admin = await ConnectionMultiplexer.ConnectAsync(string.Join(',', Endpoints) + ",allowAdmin=true,abortConnect=false");
@@ -39,10 +73,6 @@ public sealed class RedisClusterRig : IAsyncLifetime
         if (Admin is not null)
         {
             await Admin.DisposeAsync();
-        }
-        if (_startedHere)
-        {
-            await RunScriptAsync("down");
         }
     }
 

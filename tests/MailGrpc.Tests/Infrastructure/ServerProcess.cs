@@ -122,6 +122,28 @@ public sealed class ServerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// Waits until the gRPC port refuses TCP connections: after SIGTERM the process logs that it is shutting down a moment
+    /// before Kestrel closes its listener, and a call that connects in between is served, not refused.
+    /// </summary>
+    public Task WaitUntilRefusingConnectionsAsync(TimeSpan timeout) =>
+        Eventually.WaitAsync(
+            async () =>
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    await socket.ConnectAsync(IPAddress.Loopback, GrpcPort);
+                    return false;
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+                {
+                    return true;
+                }
+            },
+            timeout,
+            $"the server's gRPC port {GrpcPort} to refuse connections");
+
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();

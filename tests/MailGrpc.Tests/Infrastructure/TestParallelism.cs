@@ -5,8 +5,10 @@ using Xunit.Abstractions;
 // another. The rig-backed tests mostly wait — on a browser, a server process's start, Dovecot's 10 s [IN-USE] lock wait,
 // a token's expiry — not on the CPU, so four collections at a time overlap those waits on a 2-core machine (xunit's
 // default is one per core). `dotnet test -- xUnit.MaxParallelThreads=2` overrides it for one run. Tests that bound a
-// wall-clock time (a takeover within the lease, a drain, a Cluster failover, a diagnose deadline) are in collections
-// with DisableParallelization: xunit runs those after the others, one at a time, with nothing else running.
+// wall-clock time (a takeover within the lease, a drain, a diagnose deadline) or kill Redis Cluster nodes (failover,
+// durable writes: "redis-cluster-failover") are in collections with DisableParallelization: xunit runs those after the
+// others, one at a time, with nothing else running. The cluster tests that leave the nodes alone ("redis-cluster") run
+// in parallel with the rest.
 [assembly: CollectionBehavior(MaxParallelThreads = 4)]
 [assembly: TestCollectionOrderer(LongChainsFirst.TypeName, "MailGrpc.Tests")]
 
@@ -14,14 +16,14 @@ namespace MailGrpc.Tests.Infrastructure;
 
 /// <summary>
 /// Starts the long chains first: the collections whose tests run one after another for minutes (the POP3 rig, the provider
-/// personalities, the rig tests, the strict-provider classes). Only so many collections run at once, so a long one started
+/// personalities, the rig tests, the Redis Cluster tests that leave its nodes alone, the strict-provider classes). Only so many collections run at once, so a long one started
 /// last would run alone at the end while the other slots sit idle.
 /// </summary>
 public sealed class LongChainsFirst : ITestCollectionOrderer
 {
     public const string TypeName = "MailGrpc.Tests.Infrastructure.LongChainsFirst";
 
-    private static readonly string[] Longest = ["pop3", "personalities", "rig"];
+    private static readonly string[] Longest = ["pop3", "personalities", "rig", MailGrpc.Tests.Faults.RedisClusterCollectionDefinition.Name];
 
     public IEnumerable<ITestCollection> OrderTestCollections(IEnumerable<ITestCollection> testCollections) =>
         testCollections.OrderBy(Rank).ThenBy(c => c.DisplayName, StringComparer.Ordinal);
