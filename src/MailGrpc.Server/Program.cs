@@ -19,11 +19,23 @@ try
 {
     builder.AddMailGrpc();
 
-    var app = builder.Build();
+    await using var app = builder.Build();
 
     app.MapMailGrpc();
 
-    await app.RunAsync();
+    try
+    {
+        await app.StartAsync();
+    }
+    catch (Exception) when (!StartupLogFilter.Started)
+    {
+        // Stop what did start before the host is disposed: a background service cancelled by the disposal alone is
+        // reported by the host as failed (a "crit" TaskCanceledException beside the one-line reason).
+        await StartupFailure.StopQuietlyAsync(app);
+        throw;
+    }
+
+    await app.WaitForShutdownAsync();
     return Environment.ExitCode;
 }
 catch (Exception ex) when (!StartupLogFilter.Started && ex is not HostAbortedException)

@@ -103,9 +103,16 @@ internal static class StartupLogFilter
 {
     public const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
 
+    public const string LifetimeCategory = "Microsoft.Hosting.Lifetime";
+
     public static volatile bool Started;
 
-    // A rule for the host's category only, so every other category keeps its configured levels.
+    /// <summary>Set when the start failed and the host is being stopped: its "shutting down" line would only confuse.</summary>
+    public static volatile bool Failed;
+
+    // Rules for the host's categories only, so every other category keeps its configured levels.
     public static ILoggingBuilder AddStartupLogFilter(this ILoggingBuilder logging) =>
-        logging.AddFilter(HostCategory, level => level >= LogLevel.Information && (Started || level >= LogLevel.Critical));
+        logging
+            .AddFilter(HostCategory, level => level >= LogLevel.Information && (Started || level >= LogLevel.Critical))
+            .AddFilter(LifetimeCategory, level => level >= LogLevel.Information && !Failed);
 }

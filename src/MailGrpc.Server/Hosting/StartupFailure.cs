@@ -80,6 +80,24 @@ internal static partial class StartupFailure
         return code;
     }
 
+    /// <summary>
+    /// Stops a host whose start failed, before it is disposed: the host then sees its background services end as
+    /// stopped, not failed. Best effort: the start's own error is what gets reported.
+    /// </summary>
+    public static async Task StopQuietlyAsync(IHost host)
+    {
+        StartupLogFilter.Failed = true;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await host.StopAsync(timeout.Token);
+        }
+        catch (Exception)
+        {
+            // Nothing to add: the exception that ended the start is reported instead.
+        }
+    }
+
     private static Exception Unwrap(Exception exception)
     {
         while (exception is AggregateException { InnerExceptions.Count: 1 } aggregate)
