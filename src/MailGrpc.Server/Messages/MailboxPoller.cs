@@ -194,7 +194,8 @@ internal sealed partial class MailboxPoller(WatchRegistry registry, MailboxPolli
                     && await watch.Listings.VersionAsync(Tenant, MailboxId, token) is var version && version != 0 && version != seen
                     && await watch.Listings.GetAsync(Tenant, MailboxId, token) is { } listing)
                 {
-                    if (await PollOnceAsync(listing.Uids, token))
+                    // A poll that failed for good: list it here (a session), which ends the watches with that error if it persists.
+                    if (await PollOnceAsync(listing.Failed ? null : listing.Uids, token))
                     {
                         seen = listing.Version;
                     }

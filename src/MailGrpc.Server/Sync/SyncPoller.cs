@@ -127,6 +127,11 @@ internal sealed partial class SyncPoller(
         catch (Exception ex)
         {
             var error = ExceptionMapper.Classify(ex, cancellationToken);
+            if (watched && MailboxPoller.EndsWatches(error))
+            {
+                await NotifyWatchersAsync(tenant, mailboxId);
+            }
+
             if (error.Reason == ErrorReasons.MailboxBusy)
             {
                 // Another call (a stream, a watch, or a replica whose claim ran out) holds the session: not a failure.
@@ -145,6 +150,21 @@ internal sealed partial class SyncPoller(
             }
 
             return await FailedAsync(mailbox, state, error, interval, cancellationToken);
+        }
+    }
+
+    /// <summary>Tells the watchers' replicas that the poll failed for good (each then lists the mailbox itself and ends its watches with the error).</summary>
+    private async Task NotifyWatchersAsync(string tenant, string mailboxId)
+    {
+        try
+        {
+            await watch.Listings.PublishFailureAsync(tenant, mailboxId, watch.ListingTime, CancellationToken.None);
+        }
+#pragma warning disable CA1031 // Best effort: the replicas still end their watches when the mailbox's state changes.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogWatchNoticeFailed(logger, ex, tenant, mailboxId);
         }
     }
 
@@ -185,6 +205,9 @@ internal sealed partial class SyncPoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sync poll of mailbox {Tenant}/{MailboxId} failed ({Reason}); {Failures} in a row")]
     private static partial void LogPollFailed(ILogger logger, string tenant, string mailboxId, string reason, int failures);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell the watchers of mailbox {Tenant}/{MailboxId} that its poll failed")]
+    private static partial void LogWatchNoticeFailed(ILogger logger, Exception exception, string tenant, string mailboxId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Watch poll of mailbox {Tenant}/{MailboxId} failed ({Reason}); retrying at the next interval")]
     private static partial void LogWatchPollFailed(ILogger logger, string tenant, string mailboxId, string reason);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grpc.Core;
 using MailGrpc.Server.Authorization;
 using MailGrpc.Server.Sync;
 using MailGrpc.Tests.Infrastructure;
@@ -6,6 +7,7 @@ using MailGrpc.Tests.Sync;
 using MailGrpc.Tests.Messages;
 using MailGrpc.V1;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
 
 namespace MailGrpc.Tests.Watch;
 
@@ -15,7 +17,7 @@ namespace MailGrpc.Tests.Watch;
 /// counters and by Dovecot's own log of logins), and every watcher still gets every new message exactly once.
 /// </summary>
 [Collection("pop3")]
-public sealed class WatchDeploymentTests(Pop3Rig rig)
+public sealed class WatchDeploymentTests(Pop3Rig rig, ITestOutputHelper output)
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
@@ -107,6 +109,51 @@ public sealed class WatchDeploymentTests(Pop3Rig rig)
 
         // Each replica fetched for its own watcher (the engine's poll only lists).
         Assert.All(metrics, m => Assert.True(m.WatchSessions >= 1, $"a replica opened {m.WatchSessions} sessions"));
+        output.WriteLine($"idle: {polls} polls, {logins} logins in {elapsed.TotalSeconds:0.0} s (bound {bound:0.0}); sessions per replica: {string.Join(", ", metrics.Select(m => m.WatchSessions))}");
+
+        // The mailbox stops being ACTIVE: every replica's watch ends with that error.
+        await a.SetStateAsync(id, MailGrpc.Server.Mailboxes.MailboxState.Disabled);
+        foreach (var watch in new[] { watchA, watchB, watchC })
+        {
+            var ended = await Assert.ThrowsAsync<RpcException>(() => StreamedMessage.ReadAsync(watch.ResponseStream, r => r.Frame, stopAfter: 1, cts.Token));
+            Assert.Equal(StatusCode.FailedPrecondition, ended.StatusCode);
+        }
+
+        await cts.CancelAsync();
+    }
+
+    [Fact]
+    public async Task A_poll_refused_for_good_ends_the_watches_on_every_replica()
+    {
+        var tenant = TestTenant.Create("watchbad");
+        var extra = new Dictionary<string, string?>
+        {
+            ["MailGrpc:Sync:Schedule"] = SyncRig.NewSchedule(),
+            ["MailGrpc:Sync:Shards"] = "4",
+            ["MailGrpc:Sync:IdleWait"] = "00:00:00.100",
+        };
+        await using var a = MailGrpcTestHost.ForPop3(rig, extra, tenant);
+        await using var b = MailGrpcTestHost.ForPop3(rig, extra, tenant);
+        var user = Pop3Rig.NewUser("watchbad");
+        var password = rig.AddPasswordUser(user);
+        var id = await a.CreateActiveMailboxAsync(user, Security.ImplicitTls, rig.Pop3sPort);
+        a.Credentials.Current[id] = b.Credentials.Current[id] = new Pop3Credential(Pop3CredentialKind.Password, user, password, null);
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var watchA = a.Messages(tenant.ApiKey).WatchMessages(new WatchMessagesRequest { MailboxId = id }, cancellationToken: cts.Token);
+        using var watchB = b.Messages(tenant.ApiKey).WatchMessages(new WatchMessagesRequest { MailboxId = id }, cancellationToken: cts.Token);
+        await watchA.ResponseHeadersAsync;
+        await watchB.ResponseHeadersAsync;
+
+        // The password stops working (as if changed at the provider): the mailbox stays ACTIVE in the registry, so only the
+        // engine's failed poll can tell the replicas; each lists the mailbox itself, is refused too, and ends its watch.
+        a.Credentials.Current[id] = b.Credentials.Current[id] = new Pop3Credential(Pop3CredentialKind.Password, user, "not-" + password, null);
+        foreach (var watch in new[] { watchA, watchB })
+        {
+            var ended = await Assert.ThrowsAsync<RpcException>(() => StreamedMessage.ReadAsync(watch.ResponseStream, r => r.Frame, stopAfter: 1, cts.Token));
+            Assert.Equal(StatusCode.FailedPrecondition, ended.StatusCode);
+        }
+
         await cts.CancelAsync();
     }
 

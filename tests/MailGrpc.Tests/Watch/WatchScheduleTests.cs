@@ -171,6 +171,18 @@ public sealed class WatchScheduleRedisTests
             Assert.NotEqual(first.Version, second!.Version);
             Assert.Equal(new[] { "b", "c" }, second.Uids);
 
+            // A poll that failed for good: a new version marked failed, same uids; the next good poll clears the mark.
+            await listings.PublishFailureAsync(tenant, "mbx-1", TimeSpan.FromMinutes(1), default);
+            var failed = await listings.GetAsync(tenant, "mbx-1", default);
+            Assert.True(failed!.Failed);
+            Assert.NotEqual(second.Version, failed.Version);
+            Assert.Equal(new[] { "b", "c" }, failed.Uids);
+            await listings.PublishAsync(tenant, "mbx-1", ["b", "c"], TimeSpan.FromMinutes(1), default);
+            var recovered = await listings.GetAsync(tenant, "mbx-1", default);
+            Assert.False(recovered!.Failed);
+            Assert.False(second.Failed);
+            Assert.Equal(failed.Version, recovered.Version);
+
             await listings.PublishAsync(tenant, "mbx-1", [], TimeSpan.FromMinutes(1), default);
             Assert.Empty((await listings.GetAsync(tenant, "mbx-1", default))!.Uids);
             var ttl = await TestRedis.Connection.GetDatabase().KeyTimeToLiveAsync(SyncKeys.WatchListing(tenant, "mbx-1"));
@@ -179,6 +191,28 @@ public sealed class WatchScheduleRedisTests
         finally
         {
             await TestRedis.Connection.GetDatabase().KeyDeleteAsync(SyncKeys.WatchListing(tenant, "mbx-1"));
+        }
+    }
+}
+
+/// <summary>The watch scripts on the rig's Redis Cluster: each names keys of one hash tag (the shard's), so they run there too.</summary>
+[Collection("redis-cluster")]
+public sealed class WatchScheduleClusterTests(MailGrpc.Tests.Faults.RedisClusterRig cluster)
+{
+    [Fact]
+    public async Task A_watch_demand_keeps_a_mailbox_due_at_the_watch_interval_on_Redis_Cluster()
+    {
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
+        var schedule = SyncRig.NewSchedule();
+        var store = new RedisSyncScheduleStore(redis, schedule);
+        try
+        {
+            await WatchScheduleScenarios.DemandKeepsAWatchedMailboxDueAtTheWatchIntervalAsync(store, async (shard, member) =>
+                await redis.GetDatabase().SortedSetScoreAsync(SyncKeys.Due(schedule, shard), member) is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds((long)ms) : null);
+        }
+        finally
+        {
+            await redis.GetDatabase().KeyDeleteAsync([SyncKeys.Due(schedule, 1), SyncKeys.Watched(schedule, 1)]);
         }
     }
 }
