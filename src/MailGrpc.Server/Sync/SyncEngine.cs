@@ -40,7 +40,15 @@ internal sealed partial class SyncEngine(
             return;
         }
 
-        LogStarted(logger, Sync.MaxConcurrentPolls, Sync.Shards, Sync.ClaimTimeout.TotalSeconds);
+        if (Sync.Enabled)
+        {
+            LogStarted(logger, Sync.MaxConcurrentPolls, Sync.Shards, Sync.ClaimTimeout.TotalSeconds);
+        }
+        else
+        {
+            LogStartedForWatches(logger, Sync.Shards);
+        }
+
         var repair = Sync.Enabled ? RepairLoopAsync(stoppingToken) : Task.CompletedTask;
         var slots = new SemaphoreSlim(Sync.MaxConcurrentPolls, Sync.MaxConcurrentPolls);
         var running = new HashSet<Task>();
@@ -89,7 +97,8 @@ internal sealed partial class SyncEngine(
                             _ = task.ContinueWith(t => { lock (running) { running.Remove(t); } }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                         }
 
-                        moreDue |= claimed.Count == wanted;
+                        // With sync off here, entries it may not sync go back as they were: claiming again at once would spin.
+                        moreDue |= claimed.Count == wanted && Sync.Enabled;
                     }
 
                     if (time.GetUtcNow() - lastBacklog >= BacklogEvery)
@@ -279,6 +288,9 @@ internal sealed partial class SyncEngine(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sync engine started: {Slots} poll slots, {Shards} schedule shards, claim timeout {ClaimSeconds} s")]
     private static partial void LogStarted(ILogger logger, int slots, int shards, double claimSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sync is off; the engine polls watched mailboxes ({Shards} schedule shards) while this replica has watchers")]
+    private static partial void LogStartedForWatches(ILogger logger, int shards);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sync engine stopped; {InFlight} polls were in flight and are due again at once")]
     private static partial void LogStopped(ILogger logger, int inFlight);

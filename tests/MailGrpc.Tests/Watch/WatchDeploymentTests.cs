@@ -66,8 +66,8 @@ public sealed class WatchDeploymentTests(Pop3Rig rig, ITestOutputHelper output)
         await Eventually.WaitAsync(() => Published() >= 2, TimeSpan.FromSeconds(60), "the engine publishing the watched mailbox's listing");
 
         // Idle: count the polls of the deployment over at least eight of them. Each poll makes the mailbox due an interval
-        // after it started at the earliest, so a window of W holds at most W / interval + 1 poll starts (a little slack for
-        // the claim's hand-off); a poller per replica would make about three times as many.
+        // after it started at the earliest, so a window of W holds at most W / interval + 1 poll starts (slack for a poll
+        // counted a little after its claim on a busy machine); a poller per replica would make about three times as many.
         var logStart = new FileInfo(rig.DovecotLog).Length;
         var polls0 = Polls();
         var sessions0 = Sessions();
@@ -77,7 +77,7 @@ public sealed class WatchDeploymentTests(Pop3Rig rig, ITestOutputHelper output)
         var elapsed = window.Elapsed;
         var sessions = Sessions() - sessions0;
         var logEnd = new FileInfo(rig.DovecotLog).Length;
-        var bound = (elapsed / Interval) + 3;
+        var bound = (elapsed / Interval) + 5;
         Assert.True(polls <= bound, $"{polls} polls in {elapsed.TotalSeconds:0.0} s at a {Interval.TotalSeconds} s interval (at most {bound:0.0} for one poller in the deployment)");
         Assert.Equal(0, sessions); // nothing new: no replica opened a session of its own
 
