@@ -6,7 +6,9 @@ namespace MailGrpc.Server.Messages;
 /// WatchMessages: the registry of watchers, one <see cref="MailboxPoller"/> per mailbox in this process shared by all its
 /// watchers. The poller fetches each new message once (through the same <see cref="MessageFetcher"/> as StreamMessages)
 /// and hands it to every watcher that has not seen it and whose consumer has not acknowledged it; each watcher writes it
-/// with the same <see cref="MessageFrameWriter"/>. A slow watcher slows its mailbox's poller, never memory.
+/// with the same <see cref="MessageFrameWriter"/>. A slow watcher slows its mailbox's poller, never memory. With the Redis
+/// store the mailbox is polled by the sync engine once per interval for the whole deployment, and the poller fetches only
+/// what that poll found (<see cref="Sync.WatchDemand"/>).
 /// </summary>
 internal sealed class WatchRegistry(MailboxRepository mailboxes, MailboxPolling polling, MessageFrameWriter frames) : IDisposable
 {

@@ -12,7 +12,9 @@ namespace MailGrpc.Server.Sync;
 /// if this replica dies, the entry falls due again then and another replica claims it (the takeover bound). Draining
 /// (stop) cancels the polls in flight and makes their mailboxes due at once, so the others take them over without waiting.
 /// At start, and every <see cref="RepairInterval"/>, it schedules any synced mailbox of the configured tenants that a
-/// failed write left out.
+/// failed write left out. With the Redis store it also runs while sync is off, as long as this replica has watchers
+/// (<see cref="WatchDemand"/>): it then claims due mailboxes and polls those that are watched, putting back (as they were)
+/// any it may not sync.
 /// </summary>
 internal sealed partial class SyncEngine(
     ISyncScheduleStore store,
@@ -23,6 +25,7 @@ internal sealed partial class SyncEngine(
     IOptions<ApiKeysOptions> apiKeys,
     TimeProvider time,
     SyncMetrics metrics,
+    WatchDemand watch,
     ILogger<SyncEngine> logger) : BackgroundService
 {
     public static readonly TimeSpan RepairInterval = TimeSpan.FromMinutes(10);
@@ -32,13 +35,21 @@ internal sealed partial class SyncEngine(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!Sync.Enabled)
+        if (!Sync.Enabled && !watch.Deployed)
         {
             return;
         }
 
-        LogStarted(logger, Sync.MaxConcurrentPolls, Sync.Shards, Sync.ClaimTimeout.TotalSeconds);
-        var repair = RepairLoopAsync(stoppingToken);
+        if (Sync.Enabled)
+        {
+            LogStarted(logger, Sync.MaxConcurrentPolls, Sync.Shards, Sync.ClaimTimeout.TotalSeconds);
+        }
+        else
+        {
+            LogStartedForWatches(logger, Sync.Shards);
+        }
+
+        var repair = Sync.Enabled ? RepairLoopAsync(stoppingToken) : Task.CompletedTask;
         var slots = new SemaphoreSlim(Sync.MaxConcurrentPolls, Sync.MaxConcurrentPolls);
         var running = new HashSet<Task>();
         var shard = Random.Shared.Next(Sync.Shards);
@@ -48,6 +59,13 @@ internal sealed partial class SyncEngine(
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                if (!Sync.Enabled && !watch.HasLocalWatches)
+                {
+                    // Sync off and nothing watched here: replicas with watchers poll what is watched.
+                    await Task.Delay(Sync.IdleWait, time, stoppingToken);
+                    continue;
+                }
+
                 if (slots.CurrentCount == 0)
                 {
                     // Every slot busy: wait for one to free up before claiming more.
@@ -79,7 +97,8 @@ internal sealed partial class SyncEngine(
                             _ = task.ContinueWith(t => { lock (running) { running.Remove(t); } }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                         }
 
-                        moreDue |= claimed.Count == wanted;
+                        // With sync off here, entries it may not sync go back as they were: claiming again at once would spin.
+                        moreDue |= claimed.Count == wanted && Sync.Enabled;
                     }
 
                     if (time.GetUtcNow() - lastBacklog >= BacklogEvery)
@@ -131,6 +150,14 @@ internal sealed partial class SyncEngine(
     {
         await Task.Yield();
         var (tenant, mailboxId) = SyncKeys.ParseMember(entry.Member);
+        if (!Sync.Enabled && !await IsWatchedAsync(tenant, mailboxId))
+        {
+            // Sync is off here but the mailbox is scheduled (synced by replicas where it is on): back as it was, for them.
+            slots.Release();
+            await PutBackAsync(shard, entry);
+            return;
+        }
+
         metrics.PollStarted(claimedAt - entry.DueAt);
         DateTimeOffset? next;
 
@@ -167,19 +194,43 @@ internal sealed partial class SyncEngine(
 
         try
         {
-            if (next is { } due)
-            {
-                await store.RescheduleAsync(shard, entry.Member, due, CancellationToken.None);
-            }
-            else
-            {
-                await store.RemoveAsync(shard, entry.Member, CancellationToken.None);
-            }
+            // Due when sync needs it, or at the watch interval while some replica watches it; else it leaves the schedule.
+            var now = time.GetUtcNow();
+            await store.FinishPollAsync(shard, entry.Member, next, now, now + watch.Interval, CancellationToken.None);
         }
 #pragma warning disable CA1031 // The claim runs out on its own: the mailbox is then due again.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            LogRescheduleFailed(logger, ex, tenant, mailboxId);
+        }
+    }
+
+    private async Task<bool> IsWatchedAsync(string tenant, string mailboxId)
+    {
+        try
+        {
+            return await watch.IsWatchedAsync(tenant, mailboxId, CancellationToken.None);
+        }
+#pragma warning disable CA1031 // Unknown: treated as watched, so the poll decides (it looks again).
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return true;
+        }
+    }
+
+    private async Task PutBackAsync(int shard, ClaimedEntry entry)
+    {
+        try
+        {
+            await store.RescheduleAsync(shard, entry.Member, entry.DueAt, CancellationToken.None);
+        }
+#pragma warning disable CA1031 // The claim runs out on its own: the mailbox is then due again.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            var (tenant, mailboxId) = SyncKeys.ParseMember(entry.Member);
             LogRescheduleFailed(logger, ex, tenant, mailboxId);
         }
     }
@@ -237,6 +288,9 @@ internal sealed partial class SyncEngine(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sync engine started: {Slots} poll slots, {Shards} schedule shards, claim timeout {ClaimSeconds} s")]
     private static partial void LogStarted(ILogger logger, int slots, int shards, double claimSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sync is off; the engine polls watched mailboxes ({Shards} schedule shards) while this replica has watchers")]
+    private static partial void LogStartedForWatches(ILogger logger, int shards);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sync engine stopped; {InFlight} polls were in flight and are due again at once")]
     private static partial void LogStopped(ILogger logger, int inFlight);

@@ -11,6 +11,12 @@ internal static class SyncKeys
 {
     public static string Due(string schedule, int shard) => $"mailgrpc:{{{schedule}:{shard}}}:due";
 
+    /// <summary>The watch demand of a shard: member → until when (ms) some replica has watchers of it; beside its due set.</summary>
+    public static string Watched(string schedule, int shard) => $"mailgrpc:{{{schedule}:{shard}}}:watched";
+
+    /// <summary>The last listing the engine published for a mailbox's watchers (a hash: version, uids), in the mailbox's slot.</summary>
+    public static string WatchListing(string tenant, string mailboxId) => Storage.StoreKeys.SyncState(tenant, mailboxId) + ":watch";
+
     /// <summary>The sync state of one mailbox (a hash: known uids, consecutive failures).</summary>
     public static string State(string tenant, string mailboxId) => Storage.StoreKeys.SyncState(tenant, mailboxId);
 

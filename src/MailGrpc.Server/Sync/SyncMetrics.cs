@@ -26,8 +26,12 @@ internal sealed class SyncMetrics
     private readonly Counter<long> _events;
     private readonly Lock _lock = new();
     private readonly Queue<(DateTimeOffset At, double Seconds)> _recentLags = new();
+    private readonly Counter<long> _watchPolls;
+    private readonly Counter<long> _watchSessions;
     private long _backlog;
     private long _pollsStarted;
+    private long _watchPollCount;
+    private long _watchSessionCount;
 
     public SyncMetrics(IMeterFactory meterFactory, TimeProvider time)
     {
@@ -41,6 +45,8 @@ internal sealed class SyncMetrics
         _polls = meter.CreateCounter<long>("mailgrpc.sync.polls", "{poll}", "Sync polls by outcome (ok, failed, busy, skipped, timeout).");
         _failures = meter.CreateCounter<long>("mailgrpc.sync.poll.failures", "{poll}", "Failed sync polls by ErrorInfo reason.");
         _events = meter.CreateCounter<long>("mailgrpc.sync.events.appended", "{event}", "Events appended to tenant feeds, by type.");
+        _watchPolls = meter.CreateCounter<long>("mailgrpc.watch.polls", "{poll}", "Engine polls that published a watched mailbox's listing (one per interval per watched mailbox in the deployment).");
+        _watchSessions = meter.CreateCounter<long>("mailgrpc.watch.sessions", "{session}", "POP3 sessions a replica opened for its own watchers: a watch's first listing, or fetching new messages.");
         meter.CreateObservableGauge("mailgrpc.sync.backlog", () => Interlocked.Read(ref _backlog), "{mailbox}", "Mailboxes due and not yet claimed by any replica (last count).");
     }
 
@@ -65,6 +71,24 @@ internal sealed class SyncMetrics
                 _recentLags.Dequeue();
             }
         }
+    }
+
+    /// <summary>Polls of this replica that published a watched mailbox's listing.</summary>
+    public long WatchPolls => Interlocked.Read(ref _watchPollCount);
+
+    /// <summary>POP3 sessions this replica opened for its own watchers (first listings and fetches).</summary>
+    public long WatchSessions => Interlocked.Read(ref _watchSessionCount);
+
+    public void WatchPolled()
+    {
+        Interlocked.Increment(ref _watchPollCount);
+        _watchPolls.Add(1);
+    }
+
+    public void WatchSessionOpened()
+    {
+        Interlocked.Increment(ref _watchSessionCount);
+        _watchSessions.Add(1);
     }
 
     public void Polled(string outcome) => _polls.Add(1, new KeyValuePair<string, object?>("outcome", outcome));

@@ -12,6 +12,8 @@ namespace MailGrpc.Server.Sync;
 /// headers of the new messages with TOP through the shared <see cref="MessageFetcher"/>, appends <c>message.arrived</c> and
 /// <c>message.removed</c> events and then stores the listing as known. Events are appended before the known uids are
 /// stored, so a poll that dies in between repeats them next time (at least once; the event id is the dedupe key).
+/// A mailbox that some replica watches (<see cref="WatchDemand"/>) also gets its listing published for the watchers; a
+/// mailbox that is only watched (its sync off, or the engine off on this replica) gets nothing else: no event, no sync state.
 /// </summary>
 internal sealed partial class SyncPoller(
     MailboxRepository mailboxes,
@@ -25,6 +27,7 @@ internal sealed partial class SyncPoller(
     TimeProvider time,
     SyncMetrics metrics,
     Retention.RetentionPass retention,
+    WatchDemand watch,
     ILogger<SyncPoller> logger)
 {
     /// <summary>A mailbox whose session is held by another call is tried again after at most this.</summary>
@@ -35,13 +38,18 @@ internal sealed partial class SyncPoller(
 
     private SyncOptions Sync => options.Value;
 
-    /// <summary>Polls the mailbox; returns when it is next due, or null when it leaves the schedule (gone, or sync off).</summary>
+    /// <summary>
+    /// Polls the mailbox; returns when sync needs it next, or null when sync does not (gone, sync off, or only watched: the
+    /// schedule then keeps it due at the watch interval while it is watched, <see cref="ISyncScheduleStore.FinishPollAsync"/>).
+    /// </summary>
     public async Task<DateTimeOffset?> PollAsync(string tenant, string mailboxId, CancellationToken cancellationToken)
     {
         var mailbox = await mailboxes.GetAsync(tenant, mailboxId, cancellationToken);
-        if (mailbox is null || !schedule.IsSynced(mailbox))
+        var synced = mailbox is not null && Sync.Enabled && schedule.IsSynced(mailbox);
+        var watched = mailbox is not null && watch.Deployed && await watch.IsWatchedAsync(tenant, mailboxId, cancellationToken);
+        if (mailbox is null || (!synced && !watched))
         {
-            if (mailbox is null)
+            if (mailbox is null && Sync.Enabled)
             {
                 await states.DeleteAsync(tenant, mailboxId, cancellationToken);
             }
@@ -53,10 +61,11 @@ internal sealed partial class SyncPoller(
         var interval = Sync.IntervalFor(mailbox.Sync?.Interval);
 
         // Not ACTIVE (pending, needs re-authorization, disabled): no session; the state change to ACTIVE schedules it again.
+        // Its watchers end with the state's error on their own replicas.
         if (mailbox.State != MailboxState.Active)
         {
             metrics.Polled(SyncMetrics.PollSkipped);
-            return time.GetUtcNow() + interval;
+            return synced ? time.GetUtcNow() + interval : null;
         }
 
         MailboxSyncState? state = null;
@@ -65,6 +74,19 @@ internal sealed partial class SyncPoller(
             var wait = pop3.Value.LeaseWait < MaxLeaseWait ? pop3.Value.LeaseWait : MaxLeaseWait;
             await using var session = await sessions.OpenAsync(mailbox, wait, cancellationToken);
             var entries = await session.ListAsync();
+            if (watched)
+            {
+                // First, so the watchers' replicas learn of new uids before the sync work (TOP, events) is done.
+                await watch.Listings.PublishAsync(tenant, mailboxId, entries.Select(e => e.Uid).ToArray(), watch.ListingTime, cancellationToken);
+                metrics.WatchPolled();
+            }
+
+            if (!synced)
+            {
+                metrics.Polled(SyncMetrics.PollOk);
+                return null;
+            }
+
             state = await states.GetAsync(tenant, mailboxId, cancellationToken);
             entries = await retention.ApplyAsync(session, mailbox, state.KnownUids, entries, cancellationToken);
             var diff = SyncDiff.Compute(state.KnownUids, entries, Sync.EmitExistingOnFirstPoll);
@@ -105,14 +127,44 @@ internal sealed partial class SyncPoller(
         catch (Exception ex)
         {
             var error = ExceptionMapper.Classify(ex, cancellationToken);
+            if (watched && MailboxPoller.EndsWatches(error))
+            {
+                await NotifyWatchersAsync(tenant, mailboxId);
+            }
+
             if (error.Reason == ErrorReasons.MailboxBusy)
             {
                 // Another call (a stream, a watch, or a replica whose claim ran out) holds the session: not a failure.
                 metrics.Polled(SyncMetrics.PollBusy);
-                return time.GetUtcNow() + (interval < BusyRetry ? interval : BusyRetry);
+                return synced ? time.GetUtcNow() + (interval < BusyRetry ? interval : BusyRetry) : null;
+            }
+
+            if (!synced)
+            {
+                // Only watched: nothing goes to the tenant's feed; the watchers retry at the next interval (their replicas
+                // see a mailbox that stops being ACTIVE or is deleted).
+                metrics.Polled(SyncMetrics.PollFailed);
+                metrics.PollFailedWith(error.Reason);
+                LogWatchPollFailed(logger, tenant, mailboxId, error.Reason);
+                return null;
             }
 
             return await FailedAsync(mailbox, state, error, interval, cancellationToken);
+        }
+    }
+
+    /// <summary>Tells the watchers' replicas that the poll failed for good (each then lists the mailbox itself and ends its watches with the error).</summary>
+    private async Task NotifyWatchersAsync(string tenant, string mailboxId)
+    {
+        try
+        {
+            await watch.Listings.PublishFailureAsync(tenant, mailboxId, watch.ListingTime, CancellationToken.None);
+        }
+#pragma warning disable CA1031 // Best effort: the replicas still end their watches when the mailbox's state changes.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogWatchNoticeFailed(logger, ex, tenant, mailboxId);
         }
     }
 
@@ -153,6 +205,12 @@ internal sealed partial class SyncPoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sync poll of mailbox {Tenant}/{MailboxId} failed ({Reason}); {Failures} in a row")]
     private static partial void LogPollFailed(ILogger logger, string tenant, string mailboxId, string reason, int failures);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell the watchers of mailbox {Tenant}/{MailboxId} that its poll failed")]
+    private static partial void LogWatchNoticeFailed(ILogger logger, Exception exception, string tenant, string mailboxId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Watch poll of mailbox {Tenant}/{MailboxId} failed ({Reason}); retrying at the next interval")]
+    private static partial void LogWatchPollFailed(ILogger logger, string tenant, string mailboxId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sync of mailbox {Tenant}/{MailboxId} works again after {Failures} failed polls")]
     private static partial void LogRecovered(ILogger logger, string tenant, string mailboxId, int failures);

@@ -36,7 +36,8 @@ internal sealed partial class SyncSchedule(ISyncScheduleStore store, ISyncStateS
         {
             if (!IsSynced(current))
             {
-                await store.RemoveAsync(ShardOf(member), member, cancellationToken);
+                // A watched mailbox stays: the engine keeps polling it for its watchers.
+                await store.RemoveUnlessWatchedAsync(ShardOf(member), member, time.GetUtcNow(), cancellationToken);
                 return;
             }
 

@@ -11,7 +11,7 @@ internal static class SyncServiceCollectionExtensions
     /// <summary>
     /// The sync engine and the event producers (options <c>MailGrpc:Sync</c> are bound with the others): the schedule and sync state (Redis, or
     /// process memory with the embedded store), the event sink (the tenant's Redis Stream; discarded with the embedded
-    /// store), the change feed the registry calls, the engine (it returns at once unless <c>Sync:Enabled</c>) and its
+    /// store), the watch demand and published listings (WatchMessages on the engine, Redis only), the change feed the registry calls, the engine (it returns at once unless <c>Sync:Enabled</c>) and its
     /// readiness check.
     /// </summary>
     public static IServiceCollection AddMailGrpcSync(this IServiceCollection services)
@@ -27,6 +27,12 @@ internal static class SyncServiceCollectionExtensions
         services.AddSingleton<ISyncStateStore>(sp => UsesRedis(sp)
             ? new RedisSyncStateStore(sp.GetRequiredService<IConnectionMultiplexer>())
             : new InMemorySyncStateStore());
+        services.AddSingleton(sp => new WatchDemand(
+            sp.GetRequiredService<ISyncScheduleStore>(),
+            UsesRedis(sp) ? new RedisWatchListingStore(sp.GetRequiredService<IConnectionMultiplexer>()) : null,
+            sp.GetRequiredService<IOptions<SyncOptions>>(),
+            sp.GetRequiredService<IOptions<Pop3Options>>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SyncSchedule>();
         services.AddSingleton<MailboxChangeFeed>();
         services.AddSingleton<SyncPoller>();

@@ -88,6 +88,10 @@ public sealed class MailGrpcTestHost : IAsyncDisposable
         settings["MailGrpc:Redis:Configuration"] = rig.Redis;
         settings["MailGrpc:Pop3:PollInterval"] = "00:00:01";
         settings["MailGrpc:Pop3:LeaseWait"] = "00:00:20";
+
+        // Each host its own engine schedule (watched mailboxes are polled through it): a host never claims another test's
+        // mailboxes, whose credentials only that test's host has.
+        settings["MailGrpc:Sync:Schedule"] = "h" + Guid.NewGuid().ToString("N")[..12];
         return settings;
     }
 
