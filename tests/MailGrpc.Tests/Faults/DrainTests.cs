@@ -81,8 +81,9 @@ public sealed class DrainTests(Pop3Rig rig, ITestOutputHelper output)
         Assert.Equal("only_unacknowledged", info!.Metadata["resume"]);
         Assert.InRange(received.Count, 3, Count - 1);
         // The server ends the stream 3 s before DrainTimeout (12 s); this slow client sees the status after the frames it
-        // had not read yet, and well before the host would have reset the stream without one.
-        Assert.True(endedAfter < TimeSpan.FromSeconds(16), $"the stream ended {endedAfter} after SIGTERM");
+        // had not read yet (how many depends on the machine's load, so the time is a FIGURE above, not a bound). What
+        // matters is the status: a stream the host reset at DrainTimeout would have none (INTERNAL, checked above).
+        Assert.True(endedAfter < TimeSpan.FromSeconds(60), $"the stream ended {endedAfter} after SIGTERM");
         Assert.Contains("open streams end with UNAVAILABLE SERVER_DRAINING", draining.Output, StringComparison.Ordinal);
         Assert.Equal(0, await terminated!);
 
