@@ -112,7 +112,9 @@ internal sealed partial class MailboxDiagnostics(
         {
             // The step's own bound (or the diagnosis's) ran out: a reason per step, never "the provider did not answer" for a POP3 step.
             var (reason, hint) = CredentialHints.Timeout(kind);
-            return Failed(reason, $"The {kind.ToString().ToUpperInvariant()} step did not finish within its bound (MailGrpc:Diagnostics:StepTimeout / Timeout).", hint);
+            // Name the server, as every other step's detail does (the host passed validation, so it is bounded).
+            var target = kind == DiagnosticStepKind.Dns ? $"resolving '{run.Mailbox.Host}'" : $"with {run.Mailbox.Host}:{run.Mailbox.Port}";
+            return Failed(reason, $"The {kind.ToString().ToUpperInvariant()} step ({target}) did not finish within its bound (MailGrpc:Diagnostics:StepTimeout / Timeout).", hint);
         }
     }
 

@@ -123,6 +123,10 @@ public sealed class Pop3Rig : IDisposable
             Directory.CreateDirectory(Path.Combine(maildir, sub));
         }
 
+        // Only what this call created is given to the mail user, never a recursive chown over a Maildir that Dovecot may be
+        // renaming files in at this moment (a poller's session moves new/ to cur/: "chown failed" under load). Messages
+        // are written under tmp/, handed over, then renamed into new/, as an MTA delivers.
+        Chown([Path.Combine(MailRoot, user), maildir, .. new[] { "new", "cur", "tmp" }.Select(sub => Path.Combine(maildir, sub))]);
         var names = new List<string>();
         var stamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         foreach (var message in messages)
@@ -130,11 +134,19 @@ public sealed class Pop3Rig : IDisposable
             // Maildir names sort by time, then sequence: Dovecot assigns uids in that order. The sequence is process-wide:
             // a second seeding in the same second must not reuse a base name, or Dovecot takes it for a message it has.
             var name = $"{stamp}.M{Interlocked.Increment(ref s_sequence):D7}P{Environment.ProcessId}.rig";
-            await File.WriteAllBytesAsync(Path.Combine(maildir, "new", name), message);
+            await File.WriteAllBytesAsync(Path.Combine(maildir, "tmp", name), message);
             names.Add(name);
         }
 
-        Chown(Path.Combine(MailRoot, user));
+        if (names.Count > 0)
+        {
+            Chown([.. names.Select(name => Path.Combine(maildir, "tmp", name))]);
+            foreach (var name in names)
+            {
+                File.Move(Path.Combine(maildir, "tmp", name), Path.Combine(maildir, "new", name));
+            }
+        }
+
         return names;
     }
 
@@ -149,9 +161,9 @@ public sealed class Pop3Rig : IDisposable
             .ToArray();
     }
 
-    private void Chown(string path)
+    private void Chown(string[] paths)
     {
-        using var chown = System.Diagnostics.Process.Start("chown", ["-R", $"{_env["MAIL_UID"]}:{_env["MAIL_GID"]}", path])!;
+        using var chown = System.Diagnostics.Process.Start("chown", [$"{_env["MAIL_UID"]}:{_env["MAIL_GID"]}", .. paths])!;
         chown.WaitForExit();
         if (chown.ExitCode != 0)
         {
