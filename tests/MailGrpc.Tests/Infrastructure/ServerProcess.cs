@@ -19,6 +19,9 @@ public sealed class ServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
+    /// <summary>The server's exit code for a listen address it cannot bind (docs/configuration.md, "Start-up errors").</summary>
+    private const int BindExitCode = 69;
+
     private ServerProcess(Process process, int grpcPort, int webPort)
     {
         _process = process;
@@ -56,6 +59,24 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, TimeSpan? startTimeout = null, CancellationToken cancellationToken = default)
+    {
+        // A free port is only free when it is picked: with many processes starting at once, another one can bind it first.
+        // The server then exits with its documented bind code, and the start is tried again on new ports.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortsAsync(settings, startTimeout, cancellationToken);
+            }
+            catch (PortTakenException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
+
+    private static async Task<ServerProcess> StartOnFreePortsAsync(IReadOnlyDictionary<string, string?> settings, TimeSpan? startTimeout, CancellationToken cancellationToken)
     {
         var grpcPort = FreePort();
         var webPort = FreePort();
@@ -187,7 +208,10 @@ public sealed class ServerProcess : IAsyncDisposable
 
         if (_process.HasExited)
         {
-            throw new InvalidOperationException($"The server exited with {_process.ExitCode}:\n{Output}");
+            var exited = $"The server exited with {_process.ExitCode}:\n{Output}";
+            throw _process.ExitCode == BindExitCode && Output.Contains("already in use", StringComparison.Ordinal)
+                ? new PortTakenException(exited)
+                : new InvalidOperationException(exited);
         }
     }
 
